@@ -1,0 +1,5 @@
+"""``python -m labreport``."""
+
+from labreport.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""Runs *inside* the child process: seeds, figure capture at exit, the traceback, an exit report.
+
+Invoked as ``python -m labreport.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the runner. It
+imports nothing else of labreport, and seeds NumPy and PyTorch only when the program imports them,
+so a NumPy-only program never pays for torch. Figures shown or saved are captured by the
+``labreport.mpl_backend`` backend (selected through ``MPLBACKEND``); this module captures the ones
+still open when the program ends.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import random
+import runpy
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+EXIT_REPORT = "exit.json"
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls a hook right after a watched top-level module finishes importing, once."""
+
+    def __init__(self, hooks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.hooks = hooks
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        hook = self.hooks.pop(name, None)
+        if hook is None:
+            return None
+        if not self.hooks:
+            sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader: Any = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            original(module)
+            hook(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _seed_numpy(seed: int) -> Callable[[ModuleType], None]:
+    def hook(numpy: ModuleType) -> None:
+        numpy.random.seed(seed)
+
+    return hook
+
+
+def _seed_torch(seed: int) -> Callable[[ModuleType], None]:
+    def hook(torch: ModuleType) -> None:
+        torch.manual_seed(seed)
+
+    return hook
+
+
+def _close_open_figures() -> None:
+    """Capture figures the program left open, through the backend's show()."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return
+    import matplotlib
+
+    if "labreport.mpl_backend" in str(matplotlib.get_backend()) and pyplot.get_fignums():
+        pyplot.show()
+
+
+def _user_traceback(exc: BaseException, program: str) -> str:
+    """The traceback from the program's first frame on, as Python would print it."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != program:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def main(argv: list[str]) -> int:
+    result_dir, seed_text, program, *args = argv
+    seed = int(seed_text)
+    program = str(Path(program).resolve())
+    random.seed(seed)
+    sys.meta_path.insert(0, _AfterImport({"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}))
+    sys.argv = [program, *args]
+    sys.path[0] = os.path.dirname(program)
+    report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}
+    start = time.perf_counter()
+    try:
+        runpy.run_path(program, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            report["exit_code"] = code or 0
+        else:
+            print(code, file=sys.stderr)
+            report["exit_code"] = 1
+        if report["exit_code"]:
+            report["error"] = f"sys.exit({code!r})"
+    except BaseException as exc:  # noqa: BLE001 - every failure of the program is a result
+        text = _user_traceback(exc, program)
+        sys.stderr.write(text)
+        report.update(
+            exit_code=1,
+            error=traceback.format_exception_only(type(exc), exc)[-1].strip(),
+            traceback=text,
+        )
+    try:
+        _close_open_figures()
+    except Exception as exc:  # noqa: BLE001 - a figure that fails to draw is reported, not fatal
+        sys.stderr.write(f"labreport: could not capture the open figures: {exc}\n")
+    report["duration"] = time.perf_counter() - start
+    sys.stdout.flush()
+    sys.stderr.flush()
+    Path(result_dir, EXIT_REPORT).write_text(json.dumps(report), encoding="utf-8")
+    return int(report["exit_code"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""A matplotlib backend that captures every figure once, in creation order, as SVG.
+
+Selected in the child with ``MPLBACKEND=module://labreport.mpl_backend``. A figure is captured
+when the program calls ``plt.show()`` (which then closes it, as a window would), when it saves it
+with ``savefig``, and when it is left open at exit (the harness calls ``show``). A figure captured
+twice keeps its place in creation order and its latest drawing. Files go to ``LABREPORT_FIGURES``
+as ``fig-NNN.svg`` plus a line of ``figures.jsonl`` with its title for the caption.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.backend_bases import FigureManagerBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+FIGURES_ENV = "LABREPORT_FIGURES"
+matplotlib.rcParams["svg.hashsalt"] = "labreport"  # stable ids: identical SVG on every run
+
+_sequence = itertools.count(1)
+_capturing = False
+
+
+def _title(figure: Figure) -> str:
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        return str(suptitle.get_text())
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    return "; ".join(titles)
+
+
+def capture(figure: Figure) -> None:
+    """Write the figure's current drawing as SVG under its creation number."""
+    global _capturing
+    folder = os.environ.get(FIGURES_ENV)
+    if not folder or _capturing:
+        return
+    number = getattr(figure, "_labreport_number", None)
+    if number is None:
+        number = figure._labreport_number = next(_sequence)  # type: ignore[attr-defined]
+    buffer = io.BytesIO()
+    _capturing = True
+    try:
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    finally:
+        _capturing = False
+    name = f"fig-{number:03d}.svg"
+    Path(folder, name).write_bytes(buffer.getvalue())
+    entry = {"number": number, "file": name, "title": _title(figure)}
+    with open(Path(folder, "figures.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+class FigureCanvasLabreport(FigureCanvasAgg):
+    """Agg canvas that numbers its figure at creation and captures it on every savefig."""
+
+    def __init__(self, figure: Figure | None = None) -> None:
+        super().__init__(figure)
+        if getattr(self.figure, "_labreport_number", None) is None:
+            self.figure._labreport_number = next(_sequence)  # type: ignore[attr-defined]
+
+    def print_figure(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().print_figure(*args, **kwargs)
+        if not _capturing:
+            capture(self.figure)
+        return result
+
+
+FigureCanvas = FigureCanvasLabreport
+FigureManager = FigureManagerBase
+
+
+def show(*args: Any, **kwargs: Any) -> None:
+    """Capture every open figure and close it, as closing the windows of a GUI backend would."""
+    import matplotlib.pyplot as plt
+
+    for number in plt.get_fignums():
+        capture(plt.figure(number))
+    plt.close("all")

@@ -1,0 +1,57 @@
+"""``record(name, value)``: how an experiment program hands a measured value to its record.
+
+A program calls ``record("test_mse", mse)``; the spec's prose then says
+``{{ results.test_mse | round(4) }}`` and the sentence in the record is always the measured one.
+Run under labreport, values go to the file named by ``LABREPORT_RECORDS`` (set by the harness);
+run as plain ``python prog.py``, they are printed, so every program still works on its own.
+This module imports nothing heavy: it is loaded inside the student's process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+RECORDS_ENV = "LABREPORT_RECORDS"
+
+__all__ = ["record", "RECORDS_ENV"]
+
+
+def _plain(value: Any) -> Any:
+    """Turn NumPy/PyTorch scalars and small sequences into JSON-able Python values."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 0) == 0:
+        return _plain(item())
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return _plain(tolist())
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    raise TypeError(
+        f"record({type(value).__name__}): only numbers, strings, booleans and lists/dicts of them "
+        "can be recorded"
+    )
+
+
+def record(name: str, value: Any) -> Any:
+    """Record ``value`` under ``name`` for the lab record's prose; returns ``value`` unchanged."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"record(): name must be a Python identifier, got {name!r}")
+    plain = _plain(value)
+    if isinstance(plain, float) and not math.isfinite(plain):
+        plain = str(plain)
+    path = os.environ.get(RECORDS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"name": name, "value": plain}) + "\n")
+    else:
+        print(f"[record] {name} = {plain!r}")
+    return value

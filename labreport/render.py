@@ -1,0 +1,213 @@
+"""A spec plus its programs' run results → one self-contained HTML page; knows nothing of running.
+
+The theme template receives ready-made views: prose already turned into HTML with the measured
+values filled in, code already highlighted, figures already numbered and embedded as data URIs,
+so theme authors write layout, not logic.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from labreport import __version__
+from labreport.errors import RenderError
+from labreport.project import PLACEHOLDER, Project
+from labreport.prose import ProseRenderer
+from labreport.runner import RunResult
+from labreport.spec import ExperimentSource
+from labreport.themes import ENTRY, ThemeSearchPath
+
+
+@dataclass(frozen=True)
+class FigureView:
+    number: int
+    caption: str
+    src: str
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """One program as a theme shows it."""
+
+    number: int
+    part: str
+    code: str
+    title: str
+    task: Markup
+    source_html: Markup
+    run: RunResult
+    figures: tuple[FigureView, ...]
+    data: Markup
+    result: Markup
+    analysis: Markup
+    inferences: Markup
+
+    @property
+    def failed(self) -> bool:
+        return not self.run.ok
+
+
+@cache
+def _highlighter() -> tuple[Any, Any, str]:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    formatter = HtmlFormatter(cssclass="highlight", wrapcode=True)
+    css: str = formatter.get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    return PythonLexer(), formatter, css
+
+
+def highlight_python(source: str) -> Markup:
+    from pygments import highlight
+
+    lexer, formatter, _ = _highlighter()
+    return Markup(highlight(source, lexer, formatter))
+
+
+def _figure_src(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def merged_results(runs: list[RunResult]) -> dict[str, Any]:
+    """Every recorded value of the experiment; a later program's value wins a shared name."""
+    merged: dict[str, Any] = {}
+    for run in runs:
+        merged.update(run.records)
+    return merged
+
+
+def _or_placeholder(value: str | None) -> str:
+    return value if value else PLACEHOLDER
+
+
+def _program_views(
+    source: ExperimentSource, runs: list[RunResult], prose: ProseRenderer, results: dict[str, Any]
+) -> list[ProgramView]:
+    views = []
+    figure_number = 0
+    for i, (program, run) in enumerate(zip(source.spec.programs, runs, strict=True)):
+        own = {**results, **run.records}
+        field = f"programs[{i}]"
+        figures = []
+        for fig in run.figures:
+            figure_number += 1
+            caption = fig.title or f"output of {program.code}"
+            figures.append(FigureView(figure_number, caption, _figure_src(fig.svg)))
+        code_text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
+        views.append(
+            ProgramView(
+                number=i + 1,
+                part=program.part,
+                code=program.code,
+                title=program.title or program.code,
+                task=prose.inline(program.task, f"{field}.task", own),
+                source_html=highlight_python(code_text),
+                run=run,
+                figures=tuple(figures),
+                **{
+                    name: prose.block(getattr(program, name), f"{field}.{name}", own)
+                    for name in ("data", "result", "analysis", "inferences")
+                },
+            )
+        )
+    return views
+
+
+def build_context(
+    project: Project, source: ExperimentSource, runs: list[RunResult], display: str
+) -> dict[str, Any]:
+    """Everything a theme template can use; see each theme's README for the list."""
+    spec = source.spec
+    prose = ProseRenderer(display, spec.model_dump())  # type: ignore[arg-type]
+    results = merged_results(runs)
+    programs = _program_views(source, runs, prose, results)
+    course_cfg, student = project.config.course, project.config.student
+    course = {
+        "title": _or_placeholder(spec.course.title or course_cfg.title),
+        "codes": _or_placeholder(spec.course.codes or course_cfg.codes),
+        "academic_year": _or_placeholder(spec.course.academic_year or course_cfg.academic_year),
+    }
+    rubric_totals = [r.total_marks for r in spec.rubric]
+    obtained = [r.marks_obtained for r in spec.rubric]
+    return {
+        "id": source.id,
+        "spec": spec,
+        "number": spec.number,
+        "title": spec.title,
+        "doc_title": f"Experiment {spec.number}: {spec.title}",
+        "aim": prose.inline(spec.aim, "aim", results),
+        "tools": spec.tools,
+        "theory": prose.block(spec.theory, "theory", results),
+        "description": prose.block(spec.description, "description", results),
+        "prerequisites": [
+            prose.inline(p, f"prerequisites[{i}]", results)
+            for i, p in enumerate(spec.prerequisites)
+        ],
+        "prelab": [
+            (
+                prose.inline(q.question, f"prelab[{i}].question", results),
+                prose.block(q.answer, f"prelab[{i}].answer", results),
+            )
+            for i, q in enumerate(spec.prelab)
+        ],  # fmt: skip
+        "viva": [
+            (
+                prose.inline(q.question, f"viva[{i}].question", results),
+                prose.block(q.answer, f"viva[{i}].answer", results),
+            )
+            for i, q in enumerate(spec.viva)
+        ],  # fmt: skip
+        "programs": programs,
+        "inlab": [p for p in programs if p.part == "in-lab"],
+        "postlab": [p for p in programs if p.part == "post-lab"],
+        "result": prose.block(spec.result, "result", results),
+        "results": results,
+        "rubric": spec.rubric,
+        "rubric_total": sum(rubric_totals) if all(t is not None for t in rubric_totals) else None,
+        "rubric_obtained": sum(obtained) if all(o is not None for o in obtained) else None,  # type: ignore[misc]
+        "course": course,
+        "student": {"name": _or_placeholder(student.name), "id": _or_placeholder(student.id)},
+        "date": _or_placeholder(spec.date or project.config.dates.get(source.id)),
+        "placeholder": PLACEHOLDER,
+        "pygments_css": Markup(_highlighter()[2]),
+        "generator": f"labreport {__version__}",
+    }
+
+
+def render_html(context: Mapping[str, Any], theme: str, search_path: ThemeSearchPath) -> str:
+    """Render the theme's ``record.html`` with ``context``."""
+    env = search_path.environment()
+    name = f"{theme}/{ENTRY}"
+    try:
+        template = env.get_template(name)
+        return template.render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = exc.filename or exc.name or name
+        raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    except jinja2.TemplateNotFound as exc:
+        known = ", ".join(search_path.themes()) or "none"
+        if exc.name == name:
+            raise RenderError(f"unknown theme '{theme}'; available themes: {known}") from exc
+        raise RenderError(f"{name}: template not found: {exc.name}") from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{_template_location(exc) or name + ': '}{exc}") from exc
+
+
+def _template_location(exc: BaseException) -> str:
+    """``file:line: `` of the innermost template frame of a runtime error (Jinja rewrites the
+    traceback so that template frames carry the template's file name and line)."""
+    tb = exc.__traceback__
+    location = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and not filename.startswith("<"):
+            location = f"{filename}:{tb.tb_lineno}: "
+        tb = tb.tb_next
+    return location

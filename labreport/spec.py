@@ -1,0 +1,296 @@
+"""``experiment.yaml`` → a frozen, validated :class:`Experiment`; every problem named by file:line.
+
+YAML is composed to nodes first so that each validation error can point at the line it came from;
+the same nodes are then constructed into plain data, so the file is parsed once. Anchors and
+aliases are allowed but their expansion is bounded, so an alias bomb is refused, not expanded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from labreport.errors import SpecError, UnknownExperimentError
+
+SPEC_NAME = "experiment.yaml"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
+
+
+def _str_to_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_str_to_list)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class QA(_Model):
+    """A pre-lab or viva question with its answer (Markdown)."""
+
+    question: str
+    answer: str = ""
+
+
+class Program(_Model):
+    """One program of the experiment: what to run, and the prose around its results."""
+
+    code: str = Field(description="Path of the program, relative to the experiment folder.")
+    title: str | None = None
+    task: str | None = Field(None, description="The task statement ('Program N: ...').")
+    part: Literal["in-lab", "post-lab"] = "in-lab"
+    args: list[str] = []
+    timeout: float = Field(600.0, gt=0, description="Seconds before the program is killed.")
+    seed: int = Field(0, ge=0, description="Seed for random, NumPy and PyTorch.")
+    allow_errors: bool = Field(False, description="Render a failure instead of failing the build.")
+    data: str | None = None
+    result: str | None = None
+    analysis: str | None = None
+    inferences: str | None = None
+
+
+class RubricRow(_Model):
+    """A row of the assessment table; marks stay blank unless given."""
+
+    criterion: str
+    total_marks: float | None = None
+    marks_obtained: float | None = None
+    comments: str = ""
+
+
+class CourseOverride(_Model):
+    """Course fields that replace the project's for this experiment only."""
+
+    title: str | None = None
+    codes: str | None = None
+    academic_year: str | None = None
+
+
+DEFAULT_RUBRIC = (
+    RubricRow(criterion="Concept (A)"),
+    RubricRow(criterion="Implementation (B)"),
+    RubricRow(criterion="Performance (C)"),
+)
+
+
+class Experiment(_Model):
+    """Everything either record format shows, as written by the teacher."""
+
+    number: int = Field(ge=0)
+    title: str
+    template: str = "classic"
+    aim: str
+    tools: StrList = []
+    theory: str | None = None
+    description: str | None = None
+    prerequisites: StrList = []
+    prelab: list[QA] = []
+    viva: list[QA] = []
+    programs: list[Program] = Field(min_length=1)
+    result: str | None = None
+    rubric: list[RubricRow] = list(DEFAULT_RUBRIC)
+    course: CourseOverride = CourseOverride()
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentSource:
+    """A validated spec together with where it lives."""
+
+    id: str
+    folder: Path
+    spec_path: Path
+    spec: Experiment
+
+    def program_path(self, program: Program) -> Path:
+        return self.folder / program.code
+
+
+# --------------------------------------------------------------------------- YAML with positions
+
+Path_ = tuple[str | int, ...]
+
+
+def _compose(text: str, path: Path) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise SpecError(f"{where}: YAML syntax error: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: YAML error: {exc}") from exc
+
+
+def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
+    """Map every field path to the line of its value; refuse alias bombs and duplicate keys."""
+    marks: dict[Path_, yaml.Mark] = {}
+    stack: list[tuple[Path_, yaml.Node]] = [((), root)]
+    visited = 0
+    while stack:
+        where, node = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise SpecError(
+                f"{path}: the document expands to more than {MAX_NODES} nodes "
+                "(an alias bomb?): use fewer anchors/aliases"
+            )
+        marks.setdefault(where, node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    raise SpecError(f"{path}:{line}: {_dotted((*where, key))}: duplicate key")
+                seen.add(key)
+                marks[(*where, key)] = key_node.start_mark
+                stack.append(((*where, key), value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                stack.append(((*where, i), item))
+    return marks
+
+
+def _dotted(loc: Path_) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(error: Any, known: list[str]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    message = message[0].lower() + message[1:]
+    if "input" in error and not isinstance(error["input"], dict | list):
+        message += f", got {error['input']!r}"
+    return message
+
+
+def _fields_at(loc: Path_) -> list[str]:
+    """The known keys of the model that owns the last element of ``loc``."""
+    model: Any = Experiment
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields) if model is not None else []
+
+
+def _format_errors(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Path) -> str:
+    lines = []
+    for error in exc.errors():
+        loc: Path_ = tuple(error["loc"])
+        probe = loc
+        while probe and probe not in marks:
+            probe = probe[:-1]
+        mark = marks.get(probe)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        lines.append(f"{where}: {_dotted(loc)}: {_describe(error, _fields_at(loc))}")
+    return "\n".join(lines)
+
+
+def parse_spec(text: str, path: Path) -> Experiment:
+    """Validate the text of one ``experiment.yaml``; ``path`` is only used in messages."""
+    root = _compose(text, path)
+    if root is None:
+        raise SpecError(f"{path}: empty file: a spec needs number, title, aim and programs")
+    marks = _index_marks(root, path)
+    loader = yaml.SafeLoader("")
+    try:
+        data = loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: YAML error: {exc}") from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}:1: the top level must be a mapping of keys (aim:, programs:, ...)")
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(exc, marks, path)) from exc
+
+
+def _check_programs(source: ExperimentSource, display: Path) -> None:
+    folder = source.folder.resolve()
+    for i, program in enumerate(source.spec.programs):
+        field = f"programs[{i}].code"
+        raw = Path(program.code)
+        if raw.is_absolute() or ".." in raw.parts:
+            raise SpecError(
+                f"{display}: {field}: '{program.code}' must be a path inside the experiment folder"
+            )
+        target = (source.folder / raw).resolve()
+        if not target.is_relative_to(folder):
+            raise SpecError(
+                f"{display}: {field}: '{program.code}' points outside the experiment folder"
+            )
+        if not target.is_file():
+            raise SpecError(
+                f"{display}: {field}: no such file '{program.code}' in {source.folder.name}/"
+            )
+
+
+def load_experiment(folder: Path, *, display_root: Path | None = None) -> ExperimentSource:
+    """Load and check ``folder/experiment.yaml``, including that every program file exists."""
+    spec_path = folder / SPEC_NAME
+    display = spec_path.relative_to(display_root) if display_root else spec_path
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SpecError(
+            f"{display}: not found: each experiment folder needs an {SPEC_NAME}"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{display}: cannot read: {exc}") from exc
+    spec = parse_spec(text, display)
+    source = ExperimentSource(id=folder.name, folder=folder, spec_path=spec_path, spec=spec)
+    _check_programs(source, display)
+    return source
+
+
+def discover(experiments_dir: Path) -> list[str]:
+    """The ids of all experiment folders, in natural order (exp2 before exp10)."""
+    if not experiments_dir.is_dir():
+        return []
+    ids = [p.name for p in experiments_dir.iterdir() if (p / SPEC_NAME).is_file()]
+    return sorted(ids, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
+
+
+def resolve_ids(experiments_dir: Path, requested: list[str]) -> list[str]:
+    """Check requested ids against the project; an unknown one lists the known ones."""
+    known = discover(experiments_dir)
+    for exp_id in requested:
+        if not ID_PATTERN.match(exp_id) or exp_id not in known:
+            close = difflib.get_close_matches(exp_id, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            listing = ", ".join(known) or "none"
+            raise UnknownExperimentError(
+                f"unknown experiment '{exp_id}'{hint}; known experiments: {listing}"
+            )
+    return requested

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for labreport: the system libraries WeasyPrint needs (Pango, DejaVu fonts),
+# a virtual environment in .venv with the CPU build of torch, and labreport with its test extra.
+# Safe to run again: every step is skipped or is a no-op when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+ldconfig -p | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0)
+ldconfig -p | grep -q 'libpangoft2-1.0.so' || missing+=(libpangoft2-1.0-0)
+{ command -v fc-list >/dev/null && fc-list | grep -q 'DejaVuSans'; } || missing+=(fonts-dejavu-core)
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+python3 -m venv .venv
+# torch first, pinned: any other torch request pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install -q torch==2.13.0
+# Not editable: the venv runs labreport exactly as a user's `pip install .` would.
+.venv/bin/python -m pip install -q ".[test]"
+echo "setup: done. Try: .venv/bin/labreport build exp5"
