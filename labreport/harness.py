@@ -90,11 +90,10 @@ def _user_traceback(exc: BaseException, program: str) -> str:
 def main(argv: list[str]) -> int:
     result_dir, seed_text, program, *args = argv
     seed = int(seed_text)
-    program = str(Path(program).resolve())
     random.seed(seed)
     sys.meta_path.insert(0, _AfterImport({"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}))
     sys.argv = [program, *args]
-    sys.path[0] = os.path.dirname(program)
+    sys.path[0] = os.path.dirname(os.path.abspath(program))
     report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}
     start = time.perf_counter()
     try:

@@ -174,7 +174,7 @@ def run_program(
         shutil.copytree(experiment_dir, work, ignore=_IGNORED)
         results.mkdir()
         command = [
-            sys.executable, "-m", "labreport.harness", str(results), str(seed), str(work / code),
+            sys.executable, "-m", "labreport.harness", str(results), str(seed), code,
             *args,
         ]  # fmt: skip
         start = time.perf_counter()

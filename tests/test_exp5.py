@@ -1,0 +1,148 @@
+"""End to end: `labreport build exp5` → HTML and PDF, parsed and checked against a raw run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+from conftest import REPO
+
+EXP5 = REPO / "experiments" / "exp5"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("out")
+    done = subprocess.run(
+        [sys.executable, "-m", "labreport", "build", "exp5", "--out", str(out)],
+        cwd=REPO / "experiments",  # any subfolder of the project works
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(out / "exp5.html"), str(out / "exp5.pdf")]
+    return {"html": out / "exp5.html", "pdf": out / "exp5.pdf"}
+
+
+@pytest.fixture(scope="module")
+def raw_run(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What the program prints when run by hand (values recorded to a file, not printed)."""
+    records = tmp_path_factory.mktemp("raw") / "records.jsonl"
+    env = {**os.environ, "MPLBACKEND": "Agg", "LABREPORT_RECORDS": str(records)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "rnn_numpy.py"], cwd=EXP5, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def soup(built: dict[str, Path]) -> BeautifulSoup:
+    return BeautifulSoup(built["html"].read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.fixture(scope="module")
+def pdf(built: dict[str, Path]) -> PdfReader:
+    return PdfReader(built["pdf"])
+
+
+def _labels(soup: BeautifulSoup) -> list[str]:
+    return [tag.get_text(strip=True) for tag in soup.select(".label")]
+
+
+def test_sections_in_the_order_of_the_classic_format(soup: BeautifulSoup) -> None:
+    assert soup.find("h1").get_text(strip=True) == "Experiment 5"
+    assert _labels(soup) == ["Aim:", "Tools Used:", "Theory:", "Code:", "Output:", "Result:"]
+    headers = [th.get_text(strip=True) for th in soup.select("table.assessment th")]
+    assert headers == ["Criteria", "Total Marks", "Marks Obtained", "Comments"]
+    rows = [tr.find("td").get_text(strip=True) for tr in soup.select("table.assessment tbody tr")]
+    assert rows == ["Concept (A)", "Implementation (B)", "Performance (C)", "Total"]
+
+
+def test_seed_text_is_present(soup: BeautifulSoup) -> None:
+    text = soup.get_text(" ", strip=True)
+    assert "Aim: To implement sequence prediction using RNN." in text
+    assert "RNNs maintain \"memory\" through feedback loops" in text
+    assert "Sequence prediction using RNN has been successfully implemented." in text
+
+
+def test_code_block_is_the_program_source(soup: BeautifulSoup) -> None:
+    code = soup.select_one(".code-listing pre").get_text()
+    assert code == (EXP5 / "rnn_numpy.py").read_text(encoding="utf-8")
+    assert soup.select_one(".code-listing .k"), "the code is highlighted (Pygments token spans)"
+
+
+def test_output_block_equals_what_the_program_printed(soup: BeautifulSoup, raw_run: str) -> None:
+    assert soup.select_one("pre.output").get_text() == raw_run
+    assert "Output at timestep 0: [[" in raw_run
+
+
+def test_gradient_check_and_training(raw_run: str) -> None:
+    error = float(re.search(r"max relative error = ([0-9.e+-]+)", raw_run).group(1))
+    assert error < 1e-6
+    initial = float(re.search(r"Initial training loss \(MSE\): ([0-9.e+-]+)", raw_run).group(1))
+    final = float(re.search(r"Final training loss \(MSE\):\s+([0-9.e+-]+)", raw_run).group(1))
+    assert final < initial / 100
+
+
+def test_result_states_the_measured_values(soup: BeautifulSoup, raw_run: str) -> None:
+    result = soup.select_one("section.result").get_text(" ", strip=True)
+    error = re.search(r"max relative error = ([0-9.e+-]+)", raw_run).group(1)
+    assert f"relative error of {float(error):.1e}" in result
+
+
+def test_figures_inline_numbered_and_captioned(soup: BeautifulSoup) -> None:
+    figures = soup.select("figure.run-figure")
+    assert len(figures) == 2
+    for number, figure in enumerate(figures, start=1):
+        assert figure.find("img")["src"].startswith("data:image/svg+xml;base64,")
+        assert figure.figcaption.get_text(strip=True).startswith(f"Figure {number}:")
+
+
+def test_html_is_self_contained(soup: BeautifulSoup) -> None:
+    assert not soup.select("link[rel=stylesheet]"), "CSS must be inline"
+    assert not soup.select("script")
+    for tag in soup.select("[src]"):
+        assert tag["src"].startswith("data:")
+
+
+def test_pdf_pages_carry_the_running_title_and_page_number(pdf: PdfReader) -> None:
+    assert len(pdf.pages) >= 2
+    for number, page in enumerate(pdf.pages, start=1):
+        text = page.extract_text()
+        assert "Experiment 5" in text
+        assert re.search(rf"(?m)^\s*{number}\s*$", text), f"page {number} lacks its number"
+
+
+def test_pdf_has_every_section_and_both_figures(pdf: PdfReader) -> None:
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    for label in ("Aim:", "Tools Used:", "Theory:", "Code:", "Output:", "Result:", "Criteria"):
+        assert label in text
+    assert "Output at timestep 4:" in text
+    assert "Figure 1:" in text and "Figure 2:" in text
+
+
+def test_pdf_metadata_and_embedded_fonts(pdf: PdfReader) -> None:
+    assert pdf.metadata.title == "Experiment 5: Sequence prediction using RNN"
+    fonts = {}
+    for page in pdf.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font.get("/FontDescriptor") or font["/DescendantFonts"][0].get_object()[
+                "/FontDescriptor"
+            ]
+            descriptor = descriptor.get_object()
+            fonts[font["/BaseFont"]] = any(
+                key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            )
+    assert fonts and all(fonts.values()), fonts

@@ -1,0 +1,163 @@
+"""Spec validation: valid specs load; every kind of mistake names the file, the field, the line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labreport.errors import SpecError
+from labreport.spec import load_experiment, parse_spec
+
+from conftest import REPO
+
+MINIMAL = """\
+number: 1
+title: T
+aim: To test.
+programs:
+  - code: prog.py
+"""
+
+
+def make_experiment(tmp_path: Path, spec: str, files: tuple[str, ...] = ("prog.py",)) -> Path:
+    folder = tmp_path / "experiments" / "exp1"
+    folder.mkdir(parents=True)
+    (folder / "experiment.yaml").write_text(spec)
+    for name in files:
+        (folder / name).write_text("print('hi')\n")
+    return folder
+
+
+def test_exp5_spec_is_valid() -> None:
+    source = load_experiment(REPO / "experiments" / "exp5", display_root=REPO)
+    spec = source.spec
+    assert spec.number == 5
+    assert spec.template == "classic"
+    assert spec.aim == "To implement sequence prediction using RNN."
+    assert [p.code for p in spec.programs] == ["rnn_numpy.py"]
+    assert [r.criterion for r in spec.rubric] == ["Concept (A)", "Implementation (B)", "Performance (C)"]
+
+
+def test_defaults_of_a_minimal_spec() -> None:
+    spec = parse_spec(MINIMAL, Path("x.yaml"))
+    program = spec.programs[0]
+    assert (program.timeout, program.seed, program.allow_errors, program.part) == (
+        600.0, 0, False, "in-lab",
+    )  # fmt: skip
+    assert spec.tools == [] and spec.prelab == [] and spec.viva == []
+    assert len(spec.rubric) == 3
+
+
+def test_tools_may_be_a_single_string() -> None:
+    spec = parse_spec(MINIMAL + "tools: Python\n", Path("x.yaml"))
+    assert spec.tools == ["Python"]
+
+
+def test_yaml_syntax_error_names_file_line_and_column() -> None:
+    text = MINIMAL + "theory: [unclosed\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("experiments/exp1/experiment.yaml"))
+    message = info.value.message
+    assert message.startswith("experiments/exp1/experiment.yaml:")
+    assert "YAML syntax error" in message
+    line = int(message.split(":")[1])
+    assert line >= 6
+
+
+def test_unknown_key_names_line_and_suggests_the_nearest_field() -> None:
+    text = MINIMAL.replace("  - code: prog.py\n", "  - code: prog.py\n    sede: 3\n")
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    assert info.value.message == "e.yaml:6: programs[0].sede: unknown key; did you mean 'seed'?"
+
+
+def test_unknown_top_level_key() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(MINIMAL + "therory: text\n", Path("e.yaml"))
+    assert "e.yaml:6: therory: unknown key; did you mean 'theory'?" == info.value.message
+
+
+def test_wrong_type_says_what_is_expected_and_what_was_given() -> None:
+    text = MINIMAL + "    seed: zero\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    message = info.value.message
+    assert message.startswith("e.yaml:6: programs[0].seed: ")
+    assert "integer" in message and "'zero'" in message
+
+
+def test_missing_required_field() -> None:
+    text = MINIMAL.replace("aim: To test.\n", "")
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    assert info.value.message == "e.yaml:1: aim: required field is missing"
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    text = "number: five\ntitle: T\nprograms: []\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    lines = info.value.message.splitlines()
+    assert any(line.startswith("e.yaml:1: number:") for line in lines)
+    assert any("aim: required field is missing" in line for line in lines)
+    assert any(line.startswith("e.yaml:3: programs:") for line in lines)
+
+
+def test_duplicate_key_is_an_error() -> None:
+    with pytest.raises(SpecError, match=r"e.yaml:6: aim: duplicate key"):
+        parse_spec(MINIMAL + "aim: again\n", Path("e.yaml"))
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(SpecError, match="top level must be a mapping"):
+        parse_spec("- a\n- b\n", Path("e.yaml"))
+
+
+def test_empty_file() -> None:
+    with pytest.raises(SpecError, match="empty file"):
+        parse_spec("", Path("e.yaml"))
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 10):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="alias bomb"):
+        parse_spec("\n".join(lines) + "\n", Path("bomb.yaml"))
+    assert time.perf_counter() - start < 5  # generous bound: an expansion would never finish
+
+
+def test_missing_code_file(tmp_path: Path) -> None:
+    folder = make_experiment(tmp_path, MINIMAL, files=())
+    with pytest.raises(SpecError) as info:
+        load_experiment(folder, display_root=tmp_path)
+    assert info.value.message == (
+        "experiments/exp1/experiment.yaml: programs[0].code: no such file 'prog.py' in exp1/"
+    )
+
+
+@pytest.mark.parametrize("code", ["../outside.py", "/etc/passwd"])
+def test_code_path_outside_the_experiment_is_refused(tmp_path: Path, code: str) -> None:
+    folder = make_experiment(tmp_path, MINIMAL.replace("prog.py", code))
+    with pytest.raises(SpecError, match="must be a path inside the experiment folder"):
+        load_experiment(folder, display_root=tmp_path)
+
+
+def test_symlink_pointing_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('x')\n")
+    folder = make_experiment(tmp_path, MINIMAL.replace("prog.py", "link.py"), files=())
+    (folder / "link.py").symlink_to(outside)
+    with pytest.raises(SpecError, match="points outside the experiment folder"):
+        load_experiment(folder, display_root=tmp_path)
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    folder = tmp_path / "experiments" / "exp1"
+    folder.mkdir(parents=True)
+    with pytest.raises(SpecError, match="not found"):
+        load_experiment(folder, display_root=tmp_path)
