@@ -18,8 +18,27 @@ from markupsafe import Markup
 
 from labreport.errors import RenderError
 
+
+class Results(dict[str, Any]):
+    """The recorded values, as prose sees them: ``results.name``."""
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """Says which recorded value is missing, instead of "'dict object' has no attribute"."""
+
+    @property
+    def _undefined_message(self) -> str:
+        if isinstance(self._undefined_obj, Results):
+            recorded = ", ".join(sorted(self._undefined_obj)) or "nothing"
+            return (
+                f"uses results.{self._undefined_name}, which no program recorded "
+                f"(recorded: {recorded})"
+            )
+        return str(super()._undefined_message)
+
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_sandbox = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_sandbox = SandboxedEnvironment(undefined=_Undefined, autoescape=False)
 
 
 class ProseRenderer:
@@ -35,17 +54,13 @@ class ProseRenderer:
             return text
         try:
             template = _sandbox.from_string(text)
-            return template.render(results=dict(results), spec=self.spec)
+            return template.render(results=Results(results), spec=self.spec)
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(
                 f"{self.spec_path}: {field}: line {exc.lineno} of the text: {exc.message}"
             ) from exc
         except jinja2.UndefinedError as exc:
-            known = ", ".join(sorted(results)) or "none"
-            raise RenderError(
-                f"{self.spec_path}: {field}: {exc.message} "
-                f"(values recorded by the programs: {known})"
-            ) from exc
+            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError) as exc:

@@ -72,7 +72,7 @@ def test_sections_in_the_order_of_the_classic_format(soup: BeautifulSoup) -> Non
 def test_seed_text_is_present(soup: BeautifulSoup) -> None:
     text = soup.get_text(" ", strip=True)
     assert "Aim: To implement sequence prediction using RNN." in text
-    assert "RNNs maintain \"memory\" through feedback loops" in text
+    assert 'RNNs maintain "memory" through feedback loops' in text
     assert "Sequence prediction using RNN has been successfully implemented." in text
 
 
@@ -96,7 +96,7 @@ def test_gradient_check_and_training(raw_run: str) -> None:
 
 
 def test_result_states_the_measured_values(soup: BeautifulSoup, raw_run: str) -> None:
-    result = soup.select_one("section.result").get_text(" ", strip=True)
+    result = " ".join(soup.select_one("section.result").get_text(" ").split())
     error = re.search(r"max relative error = ([0-9.e+-]+)", raw_run).group(1)
     assert f"relative error of {float(error):.1e}" in result
 
@@ -120,8 +120,8 @@ def test_pdf_pages_carry_the_running_title_and_page_number(pdf: PdfReader) -> No
     assert len(pdf.pages) >= 2
     for number, page in enumerate(pdf.pages, start=1):
         text = page.extract_text()
-        assert "Experiment 5" in text
-        assert re.search(rf"(?m)^\s*{number}\s*$", text), f"page {number} lacks its number"
+        # The margin boxes come out as one line, as in the seed's extraction ("Experiment 5 2").
+        assert re.search(rf"(?m)^Experiment 5 {number}$", text), f"page {number}: {text[-80:]!r}"
 
 
 def test_pdf_has_every_section_and_both_figures(pdf: PdfReader) -> None:
@@ -138,9 +138,10 @@ def test_pdf_metadata_and_embedded_fonts(pdf: PdfReader) -> None:
     for page in pdf.pages:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
-            descriptor = font.get("/FontDescriptor") or font["/DescendantFonts"][0].get_object()[
-                "/FontDescriptor"
-            ]
+            descriptor = (
+                font.get("/FontDescriptor")
+                or font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            )
             descriptor = descriptor.get_object()
             fonts[font["/BaseFont"]] = any(
                 key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")

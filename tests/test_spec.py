@@ -37,7 +37,11 @@ def test_exp5_spec_is_valid() -> None:
     assert spec.template == "classic"
     assert spec.aim == "To implement sequence prediction using RNN."
     assert [p.code for p in spec.programs] == ["rnn_numpy.py"]
-    assert [r.criterion for r in spec.rubric] == ["Concept (A)", "Implementation (B)", "Performance (C)"]
+    assert [r.criterion for r in spec.rubric] == [
+        "Concept (A)",
+        "Implementation (B)",
+        "Performance (C)",
+    ]
 
 
 def test_defaults_of_a_minimal_spec() -> None:
@@ -76,7 +80,7 @@ def test_unknown_key_names_line_and_suggests_the_nearest_field() -> None:
 def test_unknown_top_level_key() -> None:
     with pytest.raises(SpecError) as info:
         parse_spec(MINIMAL + "therory: text\n", Path("e.yaml"))
-    assert "e.yaml:6: therory: unknown key; did you mean 'theory'?" == info.value.message
+    assert info.value.message == "e.yaml:6: therory: unknown key; did you mean 'theory'?"
 
 
 def test_wrong_type_says_what_is_expected_and_what_was_given() -> None:

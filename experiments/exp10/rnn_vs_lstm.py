@@ -24,7 +24,7 @@ torch.manual_seed(0)
 np.random.seed(0)
 
 SEQ_LEN = 50
-N_TRAIN = 2000
+N_TRAIN = 1280  # 20 batches of 64 per epoch
 N_TEST = 500
 HIDDEN_SIZE = 16
 EPOCHS = 10
