@@ -100,6 +100,9 @@ class Experiment(_Model):
     rubric: list[RubricRow] = list(DEFAULT_RUBRIC)
     course: CourseOverride = CourseOverride()
     date: str | None = None
+    marks_out_of: int = Field(
+        50, gt=0, description="The evaluator's total ('Marks Secured ___ out of N')."
+    )
 
 
 @dataclass(frozen=True)
