@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from labreport import __version__
 from labreport.errors import LabreportError
+
+if TYPE_CHECKING:
+    from labreport.build import ExperimentOutcome
+    from labreport.progress import LineProgress
 
 _state = {"debug": False}
 
@@ -24,10 +30,6 @@ def cli(debug: bool) -> None:
     programs, captures what they print and plot, and writes build/exp5.html and build/exp5.pdf.
     """
     _state["debug"] = debug
-
-
-def _progress(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @cli.command()
@@ -46,6 +48,12 @@ def _progress(message: str) -> None:
     "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None, help="Folder searched for templates before the project's and the built-ins.",
 )  # fmt: skip
+@click.option("--force", is_flag=True, help="Re-run every program and re-render, ignoring caches.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None,
+    help="Experiments built at once (default: the number of CPU cores).",
+)  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (and the files written).")
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -53,13 +61,21 @@ def build(
     out_dir: Path | None,
     theme: str | None,
     templates_dir: Path | None,
+    force: bool,
+    jobs: int | None,
+    quiet: bool,
 ) -> None:
     """Run the experiments' programs and write their records.
 
     EXP is an experiment id, the name of its folder under experiments/ (see `labreport list`).
-    Each file written is printed on its own line.
+    Programs whose code and data did not change are not run again: their results come from the
+    run cache in .labreport/, so editing prose or templates only re-renders. An experiment whose
+    inputs did not change at all is left alone ("up to date"). Each file written is printed on
+    its own line; progress and the summary go to stderr. Exit status 1 if any experiment failed.
     """
-    from labreport.build import BuildOptions, build_experiment
+    import os
+
+    from labreport.build import Builder, BuildOptions
     from labreport.project import find_project
     from labreport.spec import discover, resolve_ids
 
@@ -76,11 +92,45 @@ def build(
         out_dir=out_dir.resolve() if out_dir else None,
         theme=theme,
         templates_dir=templates_dir.resolve() if templates_dir else None,
+        force=force,
     )
-    for exp_id in ids:
-        outcome = build_experiment(project, exp_id, options, _progress)
+    progress = _progress_display(quiet)
+    start = time.perf_counter()
+    try:
+        outcomes = Builder(project, options, progress).build_many(ids, jobs or os.cpu_count() or 1)
+    finally:
+        progress.close()
+    for outcome in outcomes:
         for path in outcome.written:
             click.echo(_shown(path))
+    _summarise(outcomes, time.perf_counter() - start, quiet)
+
+
+def _progress_display(quiet: bool) -> LineProgress:
+    from labreport.progress import LineProgress, LiveProgress
+
+    stream = click.get_text_stream("stderr")
+    if stream.isatty() and not quiet:
+        return LiveProgress(stream)
+    return LineProgress(stream, quiet=quiet)
+
+
+def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -> None:
+    """One summary line, then each failure as an error line; exit 1 (2 for spec errors) if any."""
+    built = [o for o in outcomes if o.status == "built"]
+    failed = [o for o in outcomes if o.status == "failed"]
+    current = len(outcomes) - len(built) - len(failed)
+    ran, cached = sum(o.ran for o in built), sum(o.cached for o in built)
+    if len(outcomes) > 1 and not quiet:
+        click.echo(
+            f"Summary: {len(built)} built ({ran} program(s) run, {cached} from cache), "
+            f"{current} up to date, {len(failed)} failed, in {elapsed:.1f} s",
+            err=True,
+        )
+    for outcome in failed:
+        click.echo(f"Error: {outcome.error}", err=True)
+    if failed:
+        raise click.exceptions.Exit(max(o.exit_code for o in failed))
 
 
 def _shown(path: Path) -> str:

@@ -9,8 +9,17 @@ from pathlib import Path
 from labreport.errors import OutputError
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` in one step; on failure the old file stays as it was."""
+def write_atomic(target: Path, data: bytes) -> bool:
+    """Replace ``target`` with ``data`` in one step; on failure the old file stays as it was.
+
+    A file that already holds exactly ``data`` is left untouched (its mtime too); returns whether
+    the file was written.
+    """
+    try:
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
+            return False
+    except OSError:
+        pass
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -27,6 +36,7 @@ def write_atomic(target: Path, data: bytes) -> None:
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
         tmp_name = None
+        return True
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:

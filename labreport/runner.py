@@ -29,6 +29,8 @@ from labreport.console import terminal_text
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "error", "timeout", "killed"]
+# Bump when what a run captures, or how, changes: cached results from older runners are redone.
+RUNNER_VERSION = "1"
 DEFAULT_OUTPUT_LIMIT = 2_000_000  # bytes of output kept; the rest is counted and dropped
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")

@@ -21,7 +21,7 @@ EXP5 = REPO / "experiments" / "exp5"
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("out")
     done = subprocess.run(
-        [sys.executable, "-m", "labreport", "build", "exp5", "--out", str(out)],
+        [sys.executable, "-m", "labreport", "build", "exp5", "--force", "--out", str(out)],
         cwd=REPO / "experiments",  # any subfolder of the project works
         capture_output=True,
         text=True,

@@ -1,0 +1,114 @@
+"""The run cache: a program's result stored under a hash of everything that can change the run.
+
+The key covers the program's source and every other file of its experiment folder (it can read
+them), its args, seed and timeout, the runner's own version and the versions of Python, NumPy,
+PyTorch and matplotlib. It does not cover ``experiment.yaml``'s prose or the templates, so editing
+those re-renders without re-training. An entry is one JSON file whose payload carries its own
+SHA-256: a file cut short by a killed build, or edited by hand, is detected and run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from dataclasses import asdict
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from labreport.output import write_atomic
+from labreport.runner import RUNNER_VERSION, CapturedFigure, RunResult
+from labreport.spec import SPEC_NAME, Program
+
+log = logging.getLogger(__name__)
+_LIBRARIES = ("numpy", "torch", "matplotlib")
+_SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+@cache
+def environment_fingerprint() -> dict[str, str]:
+    """Versions that change what a program computes; read from metadata, nothing imported."""
+    versions = {"python": platform.python_version(), "runner": RUNNER_VERSION}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def folder_digest(folder: Path, *, skip: frozenset[str] = frozenset({SPEC_NAME})) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (relative path → digest), the spec excluded."""
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part in _SKIPPED_DIRS for part in rel.parts) or str(rel) in skip:
+            continue
+        if path.is_file():
+            digests[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def run_key(
+    folder_files: dict[str, str], program: Program, extra: dict[str, Any] | None = None
+) -> str:
+    """The cache key of one program run."""
+    material = {
+        "files": folder_files,
+        "code": program.code,
+        "args": list(program.args),
+        "seed": program.seed,
+        "timeout": program.timeout,
+        "environment": environment_fingerprint(),
+        **(extra or {}),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _to_payload(result: RunResult) -> dict[str, Any]:
+    return asdict(result)
+
+
+def _from_payload(payload: dict[str, Any]) -> RunResult:
+    figures = tuple(CapturedFigure(**f) for f in payload.pop("figures"))
+    return RunResult(figures=figures, **payload)
+
+
+class RunCache:
+    """Entries under ``root`` (``.labreport/cache`` in a project), one JSON file each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> RunResult | None:
+        """The stored result, or None when absent, truncated or corrupted (then removed)."""
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cache entry %s unreadable (%s): running again", path, exc)
+            return None
+        try:
+            entry = json.loads(raw)
+            body = json.dumps(entry["payload"], sort_keys=True).encode()
+            if hashlib.sha256(body).hexdigest() != entry["sha256"]:
+                raise ValueError("checksum mismatch")
+            return _from_payload(dict(entry["payload"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("cache entry %s is corrupted (%s): running again", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, result: RunResult) -> None:
+        payload = _to_payload(result)
+        body = json.dumps(payload, sort_keys=True)
+        entry = {"sha256": hashlib.sha256(body.encode()).hexdigest(), "payload": payload}
+        write_atomic(self._path(key), json.dumps(entry, sort_keys=True).encode())

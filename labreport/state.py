@@ -1,0 +1,64 @@
+"""Up-to-date checks: a digest of every input of an experiment's outputs, kept beside the cache.
+
+An experiment is up to date when the digest of its inputs — the files of its folder (spec and
+programs), the theme folders, ``labreport.toml``, the library versions and the build options —
+equals the one stored at its last successful build, and every output it wrote is still there,
+unchanged. Checking that reads a few small files and imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from labreport import __version__
+from labreport.cache import environment_fingerprint, folder_digest
+from labreport.output import write_atomic
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inputs_digest(
+    experiment_folder: Path, config_path: Path, theme_folders: Iterable[Path], options: Any
+) -> str:
+    """One hash over everything an experiment's outputs are made from."""
+    material = {
+        "labreport": __version__,
+        "environment": environment_fingerprint(),
+        "experiment": folder_digest(experiment_folder, skip=frozenset()),
+        "config": _file_digest(config_path) if config_path.is_file() else None,
+        "themes": [folder_digest(f, skip=frozenset()) for f in theme_folders if f.is_dir()],
+        "options": repr(options),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+class BuildState:
+    """What the last successful build of each experiment was made from and wrote."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, exp_id: str) -> Path:
+        return self.root / f"{exp_id}.json"
+
+    def is_current(self, exp_id: str, digest: str) -> bool:
+        try:
+            stored = json.loads(self._path(exp_id).read_text(encoding="utf-8"))
+            if stored["inputs"] != digest:
+                return False
+            return all(
+                Path(path).is_file() and _file_digest(Path(path)) == sha
+                for path, sha in stored["outputs"].items()
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def save(self, exp_id: str, digest: str, outputs: Iterable[Path]) -> None:
+        record = {"inputs": digest, "outputs": {str(p): _file_digest(p) for p in outputs}}
+        write_atomic(self._path(exp_id), json.dumps(record, indent=1).encode())
