@@ -109,7 +109,7 @@ def build(
 def _progress_display(quiet: bool) -> LineProgress:
     from labreport.progress import LineProgress, LiveProgress
 
-    stream = click.get_text_stream("stderr")
+    stream = sys.stderr
     if stream.isatty() and not quiet:
         return LiveProgress(stream)
     return LineProgress(stream, quiet=quiet)
@@ -131,6 +131,60 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
         click.echo(f"Error: {outcome.error}", err=True)
     if failed:
         raise click.exceptions.Exit(max(o.exit_code for o in failed))
+
+
+@cli.command()
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Output folder (default: build/ under the project root).",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Re-run every program and re-render, ignoring caches.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None,
+    help="Experiments built at once (default: the number of CPU cores).",
+)  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (and the files written).")
+def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> None:
+    """Bind every experiment into one lab record: build/lab-record.pdf and build/index.html.
+
+    The PDF has a cover (course, student), an index page (S.No, Date, Name of the Experiment,
+    Page No., Marks, Signature) whose page numbers are where each experiment really starts, then
+    every experiment in its own format, with page numbers running on through the whole book.
+    Experiments are built first as by `labreport build --all` (cached runs are reused).
+    """
+    import os
+
+    from labreport.book import collect_entries, render_book, write_index_html
+    from labreport.build import Builder, BuildOptions
+    from labreport.output import write_atomic
+    from labreport.project import find_project
+    from labreport.spec import discover
+
+    project = find_project()
+    ids = discover(project.experiments_dir)
+    if not ids:
+        raise click.UsageError(f"no experiments in {project.experiments_dir}")
+    options = BuildOptions(out_dir=out_dir.resolve() if out_dir else None, force=force)
+    progress = _progress_display(quiet)
+    start = time.perf_counter()
+    try:
+        builder = Builder(project, options, progress)
+        outcomes = builder.build_many(ids, jobs or os.cpu_count() or 1)
+    finally:
+        progress.close()
+    for outcome in outcomes:
+        for path in outcome.written:
+            click.echo(_shown(path))
+    _summarise(outcomes, time.perf_counter() - start, quiet)
+    if not quiet:
+        click.echo("binding the lab record ...", err=True)
+    entries = collect_entries(project, ids, builder.out_dir)
+    index = builder.out_dir / "index.html"
+    write_atomic(index, write_index_html(project, entries, builder.search_path).encode())
+    target = builder.out_dir / "lab-record.pdf"
+    write_atomic(target, render_book(project, entries, builder.out_dir, builder.search_path))
+    click.echo(_shown(index))
+    click.echo(_shown(target))
 
 
 def _shown(path: Path) -> str:

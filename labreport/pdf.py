@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 FIXED_EPOCH = "946684800"  # 2000-01-01: any constant makes PDFs byte-identical across builds
 
 
+def project_fetcher(root: Path) -> Any:
+    """A WeasyPrint URL fetcher that reads only ``data:`` URLs and files under ``root``."""
+    return _fetcher_class(root.resolve())()
+
+
 def _fetcher_class(root: Path) -> Any:
     import weasyprint
 
@@ -38,14 +43,20 @@ def _fetcher_class(root: Path) -> Any:
     return ProjectOnlyFetcher
 
 
-def render_pdf(html: str, *, root: Path) -> bytes:
-    """The PDF of ``html``; relative URLs resolve against ``root``, the project folder."""
+def load_weasyprint() -> Any:
+    """Import WeasyPrint set up for reproducible, quiet output."""
     os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_EPOCH)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     import weasyprint
 
-    fetcher = _fetcher_class(root.resolve())()
+    return weasyprint
+
+
+def render_pdf(html: str, *, root: Path) -> bytes:
+    """The PDF of ``html``; relative URLs resolve against ``root``, the project folder."""
+    weasyprint = load_weasyprint()
+    fetcher = project_fetcher(root)
     document = weasyprint.HTML(string=html, base_url=str(root) + os.sep, url_fetcher=fetcher)
     buffer = io.BytesIO()
     document.write_pdf(buffer, uncompressed_pdf=False)

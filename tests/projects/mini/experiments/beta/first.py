@@ -1,0 +1,4 @@
+from labreport.record import record
+
+print("hello")
+record("greeting", "hello")

@@ -1,0 +1,268 @@
+"""Batch builds, the run cache, up-to-date checks, reproducible outputs and the bound record."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+import labreport.cache
+from labreport.build import Builder, BuildOptions, ExperimentOutcome
+from labreport.cli import cli
+from labreport.project import load_project
+from labreport.runner import RunResult
+
+from conftest import PROJECTS
+
+
+class Events:
+    """Records what the builder reports."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, str]] = []
+        self.cached: list[tuple[str, str]] = []
+        self.outcomes: list[ExperimentOutcome] = []
+
+    def program_started(self, exp_id: str, code: str) -> None:
+        pass
+
+    def program_finished(self, exp_id: str, code: str, result: RunResult, cached: bool) -> None:
+        (self.cached if cached else self.ran).append((exp_id, code))
+
+    def experiment_finished(self, outcome: ExperimentOutcome) -> None:
+        self.outcomes.append(outcome)
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    root = tmp_path / "mini"
+    shutil.copytree(PROJECTS / "mini", root)
+    return root
+
+
+def build(root: Path, *ids: str, jobs: int = 1, **options: object) -> Events:
+    events = Events()
+    builder = Builder(load_project(root), BuildOptions(**options), events)  # type: ignore[arg-type]
+    builder.build_many(list(ids) or ["alpha", "beta"], jobs=jobs)
+    return events
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "build").iterdir())}
+
+
+# ------------------------------------------------------------------------------ the cache matrix
+
+
+def test_program_change_reruns(mini: Path) -> None:
+    build(mini, "alpha", formats=("html",))
+    (mini / "experiments/alpha/line.py").write_text(
+        (mini / "experiments/alpha/line.py").read_text() + "print('one more line')\n"
+    )
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [("alpha", "line.py")]
+    assert "one more line" in (mini / "build/alpha.html").read_text()
+
+
+def test_data_file_change_reruns(mini: Path) -> None:
+    build(mini, "alpha", formats=("html",))
+    (mini / "experiments/alpha/points.txt").write_text("2 4 6 8 10\n")
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [("alpha", "line.py")]
+    assert "The slope is 2.0." in (mini / "build/alpha.html").read_text()
+
+
+def test_prose_change_rerenders_without_rerunning(mini: Path) -> None:
+    build(mini, "alpha", formats=("html",))
+    spec = mini / "experiments/alpha/experiment.yaml"
+    spec.write_text(spec.read_text().replace("constant slope", "steady slope"))
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [] and events.cached == [("alpha", "line.py")]
+    assert events.outcomes[0].status == "built"
+    assert "steady slope" in (mini / "build/alpha.html").read_text()
+
+
+def test_template_change_rerenders_without_rerunning(mini: Path) -> None:
+    build(mini, "alpha", formats=("html",))
+    override = mini / "templates/classic/record.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        '{% extends "builtin/classic/record.html" %}'
+        "{% block title %}<h1>Overridden title</h1>{% endblock title %}"
+    )
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [] and events.cached == [("alpha", "line.py")]
+    assert "Overridden title" in (mini / "build/alpha.html").read_text()
+
+
+def test_runner_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(mini, "alpha", formats=("html",))
+    labreport.cache.environment_fingerprint.cache_clear()
+    monkeypatch.setattr(labreport.cache, "RUNNER_VERSION", "a newer runner")
+    try:
+        events = build(mini, "alpha", formats=("html",))
+    finally:
+        labreport.cache.environment_fingerprint.cache_clear()
+    assert events.ran == [("alpha", "line.py")]
+
+
+def test_library_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(mini, "alpha", formats=("html",))
+    real = labreport.cache.metadata.version
+    labreport.cache.environment_fingerprint.cache_clear()
+    monkeypatch.setattr(
+        labreport.cache.metadata, "version", lambda name: "9.9" if name == "numpy" else real(name)
+    )
+    try:
+        events = build(mini, "alpha", formats=("html",))
+    finally:
+        labreport.cache.environment_fingerprint.cache_clear()
+    assert events.ran == [("alpha", "line.py")]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "tamper", "garbage"])
+def test_corrupted_cache_entry_is_detected_and_rerun(mini: Path, damage: str) -> None:
+    build(mini, "alpha", formats=("html",))
+    (entry,) = (mini / ".labreport/cache").rglob("*.json")
+    raw = entry.read_bytes()
+    if damage == "truncate":
+        entry.write_bytes(raw[: len(raw) // 2])
+    elif damage == "tamper":
+        data = json.loads(raw)
+        data["payload"]["output"] = "forged output\n"
+        entry.write_text(json.dumps(data))
+    else:
+        entry.write_bytes(b"\x00\xff not json")
+    shutil.rmtree(mini / ".labreport/state")  # force a re-render that consults the cache
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [("alpha", "line.py")]
+    assert "forged output" not in (mini / "build/alpha.html").read_text()
+
+
+def test_force_reruns_everything(mini: Path) -> None:
+    build(mini, formats=("html",))
+    events = build(mini, formats=("html",), force=True)
+    assert sorted(events.ran) == [("alpha", "line.py"), ("beta", "first.py"), ("beta", "second.py")]
+
+
+# ------------------------------------------------------------------------------ up to date
+
+
+def test_second_build_is_up_to_date_and_touches_nothing(mini: Path) -> None:
+    build(mini)
+    before = {p: p.stat().st_mtime_ns for p in (mini / "build").iterdir()}
+    events = build(mini)
+    assert [o.status for o in events.outcomes] == ["up-to-date", "up-to-date"]
+    assert events.ran == [] and events.cached == []
+    assert {p: p.stat().st_mtime_ns for p in (mini / "build").iterdir()} == before
+
+
+def test_deleted_output_is_rebuilt_from_cache(mini: Path) -> None:
+    build(mini, "alpha")
+    (mini / "build/alpha.pdf").unlink()
+    events = build(mini, "alpha")
+    assert events.outcomes[0].status == "built" and events.ran == []
+    assert (mini / "build/alpha.pdf").is_file()
+
+
+# ------------------------------------------------------------------------------ batch and CLI
+
+
+def test_failing_experiment_does_not_stop_the_others_nor_lose_its_outputs(
+    mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(mini)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", "--all", "--format", "html"]).exit_code == 0
+    good = (mini / "build/beta.html").read_bytes()
+    (mini / "experiments/beta/first.py").write_text("raise RuntimeError('broken on purpose')\n")
+    spec = mini / "experiments/alpha/experiment.yaml"
+    spec.write_text(spec.read_text().replace("constant slope", "steady slope"))
+    result = runner.invoke(cli, ["build", "--all", "--format", "html", "--jobs", "2"])
+    assert result.exit_code == 1
+    assert "steady slope" in (mini / "build/alpha.html").read_text()
+    assert (mini / "build/beta.html").read_bytes() == good
+    assert not list((mini / "build").glob(".*.tmp"))
+    assert re.search(
+        r"Summary: 1 built \(0 program\(s\) run, 1 from cache\), 0 up to date, 1 failed",
+        result.stderr,
+    )
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: beta: first.py failed: RuntimeError: broken on purpose")
+    )
+
+
+def test_line_progress_and_quiet(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(mini)
+    runner = CliRunner()
+    loud = runner.invoke(cli, ["build", "alpha", "--format", "html"])
+    assert loud.exit_code == 0
+    assert loud.stderr.splitlines() == [
+        "alpha: running line.py ...",
+        loud.stderr.splitlines()[1],
+        loud.stderr.splitlines()[2],
+    ]
+    assert re.fullmatch(
+        r"alpha: line.py: ok in [0-9.]+ s, 1 figure\(s\)", loud.stderr.splitlines()[1]
+    )
+    again = runner.invoke(cli, ["build", "alpha", "--format", "html"])
+    assert again.stderr.strip() == "alpha: up to date"
+    quiet = runner.invoke(cli, ["build", "alpha", "--format", "html", "--force", "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout.strip() == "build/alpha.html"
+
+
+# ------------------------------------------------------------------------------ reproducible
+
+
+def test_clean_builds_and_serial_vs_parallel_are_byte_identical(mini: Path, tmp_path: Path) -> None:
+    twin = tmp_path / "twin"
+    shutil.copytree(mini, twin)
+    build(mini, force=True, jobs=1)
+    first = outputs(mini)
+    build(mini, force=True, jobs=1)
+    assert outputs(mini) == first
+    build(twin, force=True, jobs=2)
+    assert outputs(twin) == first
+    assert set(first) == {"alpha.html", "alpha.pdf", "beta.html", "beta.pdf"}
+
+
+# ------------------------------------------------------------------------------ the book
+
+
+def test_book_index_pages_are_where_each_experiment_starts(
+    mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(mini)
+    result = CliRunner().invoke(cli, ["book"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2:] == ["build/index.html", "build/lab-record.pdf"]
+    pages = [page.extract_text() for page in PdfReader(mini / "build/lab-record.pdf").pages]
+    assert "LABORATORY RECORD" in pages[0] and "MINI COURSE" in pages[0]
+    assert "Test Student" in pages[0]
+    index = next(i for i, text in enumerate(pages) if "INDEX" in text)
+    for header in ("S.No", "Date", "Name of the Experiment", "Page No.", "Marks", "Signature"):
+        assert header in pages[index]
+    listed = {
+        int(m.group(1)): int(m.group(2))
+        for m in re.finditer(r"Experiment (\d+):.*?(\d+)\s*$", pages[index], re.M | re.S)
+    }
+    body = list(enumerate(pages, 1))[index + 1 :]  # after the index, which names them too
+    starts = {
+        1: next(i for i, t in body if "A line and a number" in t),
+        2: next(i for i, t in body if "Experiment 2: Two programs" in t),
+    }
+    assert listed == starts
+    # Page numbers run on: classic shows "Experiment 1 N", the worksheet "Page N".
+    assert f"Experiment 1 {starts[1]}" in pages[starts[1] - 1]
+    for number in range(starts[2], len(pages) + 1):
+        assert re.findall(r"Page (\d+)", pages[number - 1]) == [str(number)]
+    html = (mini / "build/index.html").read_text()
+    assert 'href="alpha.html"' in html and 'href="beta.html"' in html
