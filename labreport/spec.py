@@ -67,6 +67,15 @@ class RubricRow(_Model):
     comments: str = ""
 
 
+class Check(_Model):
+    """A claim of the record that the run must bear out, e.g. "LSTM outperforms RNN"."""
+
+    claim: str = Field(description="The sentence the check supports, shown beside its outcome.")
+    expr: str = Field(
+        description="A Jinja expression over recorded values, e.g. results.lstm_mse < results.rnn_mse"
+    )
+
+
 class CourseOverride(_Model):
     """Course fields that replace the project's for this experiment only."""
 
@@ -97,6 +106,7 @@ class Experiment(_Model):
     viva: list[QA] = []
     programs: list[Program] = Field(min_length=1)
     result: str | None = None
+    checks: list[Check] = []
     rubric: list[RubricRow] = list(DEFAULT_RUBRIC)
     course: CourseOverride = CourseOverride()
     date: str | None = None
