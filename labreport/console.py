@@ -11,17 +11,24 @@ from __future__ import annotations
 import re
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _overwrite(line: str) -> str:
-    """Apply carriage returns the way a terminal does: later text overwrites earlier text."""
+    """Apply carriage returns the way a terminal does: later text overwrites earlier text.
+
+    Built from the last part backwards, so each character is copied once: a long line followed
+    by a hundred thousand ``\\r`` updates costs no more than reading it.
+    """
     if "\r" not in line:
         return line
-    screen = ""
-    for part in line.split("\r"):
-        screen = part + screen[len(part) :]
-    return screen
+    pieces: list[str] = []
+    shown = 0
+    for part in reversed(line.split("\r")):
+        if len(part) > shown:  # the part still visible beyond what later parts covered
+            pieces.append(part[shown:])
+            shown = len(part)
+    return "".join(pieces)
 
 
 def terminal_text(raw: bytes) -> str:

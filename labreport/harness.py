@@ -5,16 +5,24 @@ imports nothing else of labreport, and seeds NumPy and PyTorch only when the pro
 so a NumPy-only program never pays for torch. Figures shown or saved are captured by the
 ``labreport.mpl_backend`` backend (selected through ``MPLBACKEND``); this module captures the ones
 still open when the program ends.
+
+Two safety nets are set before the program starts: ``faulthandler``, so a crash in native code
+(a segfault in a C extension) leaves a Python traceback in the output instead of a bare signal,
+and, on Linux, a parent-death signal, so a program whose labreport was killed outright (SIGKILL,
+the OOM killer) does not run on forever with nobody enforcing its timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import importlib.abc
 import importlib.machinery
 import json
 import os
 import random
 import runpy
+import signal
 import sys
 import time
 import traceback
@@ -87,8 +95,24 @@ def _user_traceback(exc: BaseException, program: str) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the labreport that started it dies."""
+    parent = os.environ.get("LABREPORT_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != int(parent):  # labreport died before the request was made
+            os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     result_dir, seed_text, program, *args = argv
+    _die_with_parent()
+    faulthandler.enable()
     seed = int(seed_text)
     random.seed(seed)
     sys.meta_path.insert(0, _AfterImport({"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}))

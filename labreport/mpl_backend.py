@@ -5,6 +5,10 @@ when the program calls ``plt.show()`` (which then closes it, as a window would),
 with ``savefig``, and when it is left open at exit (the harness calls ``show``). A figure captured
 twice keeps its place in creation order and its latest drawing. Files go to ``LABREPORT_FIGURES``
 as ``fig-NNN.svg`` plus a line of ``figures.jsonl`` with its title for the caption.
+
+At most ``LABREPORT_FIGURE_LIMIT`` distinct figures are captured (each costs tens of milliseconds
+to draw and to render); later ones are only noted as dropped, so a program that plots in a loop
+gets a marker in its record instead of a record that takes minutes to build.
 """
 
 from __future__ import annotations
@@ -22,10 +26,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 FIGURES_ENV = "LABREPORT_FIGURES"
+LIMIT_ENV = "LABREPORT_FIGURE_LIMIT"
 matplotlib.rcParams["svg.hashsalt"] = "labreport"  # stable ids: identical SVG on every run
 
 _sequence = itertools.count(1)
 _capturing = False
+_captured: set[int] = set()
+
+
+def _limit() -> int | None:
+    try:
+        return int(os.environ[LIMIT_ENV])
+    except (KeyError, ValueError):
+        return None
+
+
+def _note(folder: str, entry: dict[str, Any]) -> None:
+    with open(Path(folder, "figures.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
 
 
 def _title(figure: Figure) -> str:
@@ -45,6 +63,11 @@ def capture(figure: Figure) -> None:
     number = getattr(figure, "_labreport_number", None)
     if number is None:
         number = figure._labreport_number = next(_sequence)  # type: ignore[attr-defined]
+    limit = _limit()
+    if number not in _captured and limit is not None and len(_captured) >= limit:
+        _note(folder, {"number": number, "dropped": True})
+        return
+    _captured.add(number)
     buffer = io.BytesIO()
     _capturing = True
     try:
@@ -52,10 +75,11 @@ def capture(figure: Figure) -> None:
     finally:
         _capturing = False
     name = f"fig-{number:03d}.svg"
-    Path(folder, name).write_bytes(buffer.getvalue())
-    entry = {"number": number, "file": name, "title": _title(figure)}
-    with open(Path(folder, "figures.jsonl"), "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry) + "\n")
+    # Written whole, then renamed: a figure drawn again is never seen half-written after a kill.
+    partial = Path(folder, f".{name}.partial")
+    partial.write_bytes(buffer.getvalue())
+    os.replace(partial, Path(folder, name))
+    _note(folder, {"number": number, "file": name, "title": _title(figure)})
 
 
 class FigureCanvasLabreport(FigureCanvasAgg):

@@ -2,8 +2,12 @@
 
 The child is a new interpreter (``python -m labreport.harness``) working in a scratch copy of the
 experiment folder, so programs can read their data files by relative path and cannot litter the
-project. stdout and stderr share one pipe, so their interleaving is the order of the writes. The
-child leads its own process group: a timeout kills it with everything it started.
+project. stdout and stderr share one pipe, so their interleaving is the order of the writes.
+
+Everything a program can do wrong ends as a result, never as a hang or a crash of labreport: the
+child leads its own session, and at its end -- normal, timeout, memory limit or a cancelled build --
+its whole process tree is killed, daemonised grandchildren included (see :mod:`labreport.process`).
+Output beyond the cap is counted, not kept, so labreport's memory stays bounded whatever is printed.
 """
 
 from __future__ import annotations
@@ -20,18 +24,28 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from labreport import process
 from labreport.console import terminal_text
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ok", "error", "timeout", "killed"]
+Status = Literal["ok", "error", "timeout", "memory", "killed"]
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "1"
-DEFAULT_OUTPUT_LIMIT = 2_000_000  # bytes of output kept; the rest is counted and dropped
+RUNNER_VERSION = "2"
+# Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
+# WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
+# ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
+# course holds ~0.4 GB.
+DEFAULT_OUTPUT_LIMIT = 256 * 1024  # bytes of output kept; the rest is counted and dropped
+DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # bytes resident in the program's whole process tree
+DEFAULT_FIGURE_LIMIT = 50  # figures captured; later ones are counted and dropped
+_TICK = 0.05  # seconds between checks of timeout, memory and cancellation
+_DRAIN_GRACE = 2.0  # seconds to wait for the rest of the output once the tree is killed
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
@@ -59,6 +73,7 @@ class RunResult:
     traceback: str | None = None
     duration: float = 0.0
     output_truncated_bytes: int = 0
+    figures_dropped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -67,19 +82,33 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunLimits:
-    """How a program may run: wall-clock seconds, output bytes kept, threads for torch/BLAS."""
+    """How a program may run: wall-clock seconds, output bytes kept, resident bytes (None: no
+    limit), figures captured, and threads for torch/BLAS."""
 
     timeout: float = 600.0
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    figure_limit: int = DEFAULT_FIGURE_LIMIT
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
-def _child_env(results: Path, threads: int) -> dict[str, str]:
+class RunCancelled(Exception):
+    """The build was interrupted while the program ran; it was killed and has no result."""
+
+
+RUN_TOKEN_ENV = "LABREPORT_RUN"
+
+
+def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:
+    threads = limits.threads
     env = dict(os.environ)
     env.update(
         MPLBACKEND="module://labreport.mpl_backend",
         LABREPORT_FIGURES=str(results),
+        LABREPORT_FIGURE_LIMIT=str(limits.figure_limit),
         LABREPORT_RECORDS=str(results / "records.jsonl"),
+        LABREPORT_PARENT_PID=str(os.getpid()),
+        **{RUN_TOKEN_ENV: token},
         PYTHONUNBUFFERED="1",
         PYTHONHASHSEED="0",
         PYTHONIOENCODING="utf-8",
@@ -115,43 +144,66 @@ class _Drain(threading.Thread):
             self.dropped += max(0, len(chunk) - max(room, 0))
         self.stream.close()
 
+    def collect(self) -> tuple[bytes, int]:
+        """What was kept and how much was dropped, so far: a drain whose pipe is still held open
+        by an unkillable process is abandoned rather than waited for."""
+        self.join(timeout=_DRAIN_GRACE)
+        return b"".join(list(self.chunks)), self.dropped
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+
+def _kill_tree(proc: subprocess.Popen[bytes], token: str) -> None:
+    """Kill the program with everything it started, including processes that left its group."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    if process.supported():
+        process.kill_tree(proc.pid, f"{RUN_TOKEN_ENV}={token}".encode())
 
 
-def _read_figures(results: Path) -> tuple[CapturedFigure, ...]:
+def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
+    """The captured figures in creation order, and how many were dropped over the limit."""
     index = results / "figures.jsonl"
     if not index.exists():
-        return ()
+        return (), 0
     latest: dict[int, dict[str, Any]] = {}
+    dropped: set[int] = set()
     for line in index.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+            number = int(entry["number"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # a line cut short by a kill
-        latest[int(entry["number"])] = entry
+        if entry.get("dropped"):
+            dropped.add(number)
+        else:
+            latest[number] = entry
     figures = []
     for number in sorted(latest):
-        path = results / latest[number]["file"]
-        if path.exists():
+        path = results / str(latest[number].get("file"))
+        if path.is_file():
             svg = path.read_text(encoding="utf-8", errors="replace")
             figures.append(CapturedFigure(number, svg, str(latest[number].get("title", ""))))
-    return tuple(figures)
+    return tuple(figures), len(dropped - set(latest))
 
 
 def _read_records(results: Path) -> dict[str, Any]:
     path = results / "records.jsonl"
     records: dict[str, Any] = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            records[str(entry["name"])] = entry["value"]
+                records[str(entry["name"])] = entry["value"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by a kill, or written by hand
     return records
+
+
+def _read_exit_report(results: Path) -> dict[str, Any]:
+    try:
+        report = json.loads((results / "exit.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no report: the program died before the harness could write it
+    return report if isinstance(report, dict) else {}
 
 
 def _signal_name(number: int) -> str:
@@ -161,6 +213,54 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+Ending = Literal["exit", "timeout", "memory"]
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes], limits: RunLimits, cancel: threading.Event | None
+) -> tuple[Ending, int]:
+    """Wait for the program while watching its clock, its memory and the build's cancel flag."""
+    deadline = time.monotonic() + limits.timeout
+    watch = None
+    if limits.memory_limit is not None:
+        if process.supported():
+            watch = process.MemoryWatch(proc.pid, limits.memory_limit)
+        else:
+            log.warning("no /proc on this system: the memory limit is not enforced")
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout", 0
+        try:
+            proc.wait(timeout=min(_TICK, remaining))
+            return "exit", 0
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            raise RunCancelled("the build was interrupted")
+        used = watch.over_limit() if watch is not None else None
+        if used is not None:
+            return "memory", used
+
+
+def _status(
+    ending: Ending, used: int, returncode: int, report: dict[str, Any], limits: RunLimits
+) -> tuple[Status, str | None]:
+    """What happened, as the record and the summary say it."""
+    error = report.get("error")
+    if ending == "timeout":
+        return "timeout", f"timed out after {limits.timeout:g} s"
+    if ending == "memory":
+        limit = process.format_bytes(limits.memory_limit or 0)
+        used_text = process.format_bytes(used)
+        return "memory", f"stopped at its memory limit of {limit} (it was using {used_text})"
+    if returncode < 0:
+        return "killed", f"killed by {_signal_name(-returncode)}"
+    if returncode != 0:
+        return "error", str(error or f"exited with status {returncode}")
+    return "ok", None
+
+
 def run_program(
     experiment_dir: Path,
     code: str,
@@ -168,9 +268,15 @@ def run_program(
     args: tuple[str, ...] | list[str] = (),
     seed: int = 0,
     limits: RunLimits | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
-    """Run ``experiment_dir/code`` in isolation and return everything it produced."""
+    """Run ``experiment_dir/code`` in isolation and return everything it produced.
+
+    Setting ``cancel`` kills the program and raises :class:`RunCancelled` within a fraction of a
+    second. ``OSError`` means the run could not be set up (a full disk, no processes left).
+    """
     limits = limits or RunLimits()
+    token = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="labreport-run-") as tmp:
         work, results = Path(tmp, "work"), Path(tmp, "results")
         shutil.copytree(experiment_dir, work, ignore=_IGNORED)
@@ -183,7 +289,7 @@ def run_program(
         proc = subprocess.Popen(
             command,
             cwd=work,
-            env=_child_env(results, limits.threads),
+            env=_child_env(results, limits, token),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -192,50 +298,38 @@ def run_program(
         assert proc.stdout is not None
         drain = _Drain(proc.stdout, limits.output_limit)
         drain.start()
-        timed_out = False
         try:
-            proc.wait(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        except BaseException:
-            _kill_group(proc)
-            raise
+            ending, used = _supervise(proc, limits, cancel)
         finally:
-            _kill_group(proc)  # also whatever the program left running in the background
+            _kill_tree(proc, token)  # also whatever the program left running in the background
             proc.wait()
-        drain.join()
+        raw, dropped = drain.collect()
         duration = time.perf_counter() - start
-        output = terminal_text(b"".join(drain.chunks))
-        report_path = results / "exit.json"
-        report: dict[str, Any] = {}
-        if report_path.exists():
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                report = {}
-        status: Status
-        error = report.get("error")
-        if timed_out:
-            status, error = "timeout", f"timed out after {limits.timeout:g} s"
-        elif proc.returncode < 0:
-            status, error = "killed", f"killed by {_signal_name(-proc.returncode)}"
-        elif proc.returncode != 0:
-            status = "error"
-            error = error or f"exited with status {proc.returncode}"
-        else:
-            status = "ok"
-        if drain.dropped:
-            output += f"\n[output truncated: {drain.dropped} more bytes not shown]\n"
+        report = _read_exit_report(results)
+        status, error = _status(ending, used, proc.returncode, report, limits)
+        output = terminal_text(raw)
+        if dropped:
+            output += (
+                f"\n[output truncated: {dropped} more bytes not shown "
+                f"(limit {process.format_bytes(limits.output_limit)})]\n"
+            )
+        figures, figures_dropped = _read_figures(results)
+        if figures_dropped:
+            output += (
+                f"\n[figures truncated: {figures_dropped} more figure(s) not captured "
+                f"(limit {limits.figure_limit})]\n"
+            )
         log.debug("%s: %s in %.2f s", code, status, duration)
         return RunResult(
             code=code,
             status=status,
             output=output,
-            figures=_read_figures(results),
+            figures=figures,
             records=_read_records(results),
             exit_code=proc.returncode,
             error=error,
             traceback=report.get("traceback"),
             duration=duration,
-            output_truncated_bytes=drain.dropped,
+            output_truncated_bytes=dropped,
+            figures_dropped=figures_dropped,
         )
