@@ -1,16 +1,19 @@
 """Find the project root and read ``labreport.toml``: the course, the student, the dates.
 
 The root is the nearest folder, walking up from the current directory, that holds
-``labreport.toml``, so the CLI works from any subfolder of a lab project.
+``labreport.toml``, so the CLI works from any subfolder of a lab project. Every problem with the
+file (missing, not TOML, an unknown key, a wrong type) is one :class:`ProjectError` line.
 """
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, ValidationError
 
 from labreport.errors import ProjectError
 
@@ -33,11 +36,26 @@ class StudentConfig(_Strict):
     id: str = ""
 
 
+def _date_to_str(value: Any) -> Any:
+    """TOML reads an unquoted ``2025-02-10`` as a date; the record prints it as written."""
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+class LimitsConfig(_Strict):
+    """Limits for every program of the project, each overridable in a program's spec; unset, the
+    runner's defaults apply (4 GiB of memory, 256 KiB of output, 50 figures)."""
+
+    memory: Annotated[ByteSize, Field(gt=0)] | None = None
+    output: Annotated[ByteSize, Field(gt=0)] | None = None
+    figures: Annotated[int, Field(ge=0)] | None = None
+
+
 class ProjectConfig(_Strict):
     course: CourseConfig = CourseConfig()
     student: StudentConfig = StudentConfig()
-    dates: dict[str, str] = {}
+    dates: dict[str, Annotated[str, BeforeValidator(_date_to_str)]] = {}
     templates_dir: str | None = None
+    limits: LimitsConfig = LimitsConfig()
 
 
 @dataclass(frozen=True)
@@ -86,5 +104,8 @@ def load_project(root: Path) -> Project:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ProjectError(f"{path}: {where}: {first['msg']}") from exc
+        message = str(first["msg"])
+        if str(first["type"]).startswith("byte_size"):
+            message = f"expected a size such as 4 GiB or 500 MB, got {first.get('input')!r}"
+        raise ProjectError(f"{path}: {where}: {message}") from exc
     return Project(root=root, config=config)

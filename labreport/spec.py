@@ -2,11 +2,15 @@
 
 YAML is composed to nodes first so that each validation error can point at the line it came from;
 the same nodes are then constructed into plain data, so the file is parsed once. Anchors and
-aliases are allowed but their expansion is bounded, so an alias bomb is refused, not expanded.
+aliases are allowed but their expansion is bounded, so an alias bomb is refused, not expanded; a
+file over :data:`MAX_SPEC_BYTES` or nested deeper than Python can recurse is refused too. Whatever
+the text, the loader returns a valid model or raises :class:`SpecError` (a fuzz test holds it to
+that), and every message is one line per problem.
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from dataclasses import dataclass
@@ -14,20 +18,30 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, ValidationError
 
 from labreport.errors import SpecError, UnknownExperimentError
 
 SPEC_NAME = "experiment.yaml"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
+MAX_SPEC_BYTES = 1024 * 1024  # a spec is prose and settings; data belongs in files beside it
+_SHOWN_INPUT = 60  # characters of a wrong value quoted in an error message
 
 
 def _str_to_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _date_to_str(value: Any) -> Any:
+    """YAML reads an unquoted ``2025-02-10`` as a date; the record prints it as written."""
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
 StrList = Annotated[list[str], BeforeValidator(_str_to_list)]
+DateText = Annotated[str | None, BeforeValidator(_date_to_str)]
+# A size such as 4 GiB, 500 MB or a number of bytes.
+Bytes = Annotated[ByteSize, Field(gt=0)]
 
 
 class _Model(BaseModel):
@@ -52,6 +66,15 @@ class Program(_Model):
     timeout: float = Field(600.0, gt=0, description="Seconds before the program is killed.")
     seed: int = Field(0, ge=0, description="Seed for random, NumPy and PyTorch.")
     allow_errors: bool = Field(False, description="Render a failure instead of failing the build.")
+    memory_limit: Bytes | None = Field(
+        None, description="Memory the program may hold, e.g. 8 GiB (default: [limits] memory)."
+    )
+    output_limit: Bytes | None = Field(
+        None, description="Output kept, e.g. 1 MB; the rest is dropped with a marker."
+    )
+    figure_limit: int | None = Field(
+        None, ge=0, description="Figures captured; later ones are dropped with a marker."
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
@@ -72,7 +95,9 @@ class Check(_Model):
 
     claim: str = Field(description="The sentence the check supports, shown beside its outcome.")
     expr: str = Field(
-        description="A Jinja expression over recorded values, e.g. results.lstm_mse < results.rnn_mse"
+        description=(
+            "A Jinja expression over recorded values, e.g. results.lstm_mse < results.rnn_mse"
+        )
     )
 
 
@@ -109,7 +134,7 @@ class Experiment(_Model):
     checks: list[Check] = []
     rubric: list[RubricRow] = list(DEFAULT_RUBRIC)
     course: CourseOverride = CourseOverride()
-    date: str | None = None
+    date: DateText = None
     marks_out_of: int = Field(
         50, gt=0, description="The evaluator's total ('Marks Secured ___ out of N')."
     )
@@ -133,16 +158,34 @@ class ExperimentSource:
 Path_ = tuple[str | int, ...]
 
 
+def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, kind: str) -> SpecError:
+    """One line, ``file:line:col: YAML syntax error: what``, whatever PyYAML raised."""
+    where, problem = str(path), " ".join(str(exc).split())
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or problem
+    elif isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        where = f"{path}:{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        problem = f"character {shown} is not allowed in YAML ({exc.reason})"
+    return SpecError(f"{where}: {kind}: {problem}")
+
+
+def _too_deep(path: Path) -> SpecError:
+    return SpecError(f"{path}: the document is nested too deeply: a spec needs a few levels only")
+
+
 def _compose(text: str, path: Path) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise SpecError(f"{where}: YAML syntax error: {problem}") from exc
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: YAML error: {exc}") from exc
+        raise _yaml_error(exc, text, path, "YAML syntax error") from exc
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
 
 
 def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
@@ -162,6 +205,12 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    raise SpecError(
+                        f"{path}:{line}: {_dotted(where)}: a key must be a plain word, "
+                        "not a list or a mapping"
+                    )
                 key = str(key_node.value)
                 if key in seen:
                     line = key_node.start_mark.line + 1
@@ -191,11 +240,18 @@ def _describe(error: Any, known: list[str]) -> str:
         return f"unknown key{hint}"
     if kind == "missing":
         return "required field is missing"
-    message = str(error["msg"])
+    if kind.startswith("byte_size"):
+        return f"expected a size such as 4 GiB or 500 MB, got {_shown(error.get('input'))}"
+    message = str(error["msg"]) or kind
     message = message[0].lower() + message[1:]
     if "input" in error and not isinstance(error["input"], dict | list):
-        message += f", got {error['input']!r}"
+        message += f", got {_shown(error['input'])}"
     return message
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_INPUT else text[: _SHOWN_INPUT - 3] + "..."
 
 
 def _fields_at(loc: Path_) -> list[str]:
@@ -238,7 +294,9 @@ def parse_spec(text: str, path: Path) -> Experiment:
     try:
         data = loader.construct_document(root)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: YAML error: {exc}") from exc
+        raise _yaml_error(exc, text, path, "YAML error") from exc
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -247,40 +305,73 @@ def parse_spec(text: str, path: Path) -> Experiment:
         return Experiment.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, marks, path)) from exc
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
 
 
 def _check_programs(source: ExperimentSource, display: Path) -> None:
+    """Every program is a file inside the experiment folder: no ``..``, no absolute path, no
+    symlink leading out (the folder is what gets copied, hashed and shown)."""
     folder = source.folder.resolve()
     for i, program in enumerate(source.spec.programs):
         field = f"programs[{i}].code"
+        shown = _shown(program.code)
         raw = Path(program.code)
-        if raw.is_absolute() or ".." in raw.parts:
+        if raw.is_absolute() or ".." in raw.parts or "\0" in program.code or not program.code:
             raise SpecError(
-                f"{display}: {field}: '{program.code}' must be a path inside the experiment folder"
+                f"{display}: {field}: {shown} must be a path inside the experiment folder, "
+                "relative to it (e.g. train.py)"
             )
-        target = (source.folder / raw).resolve()
+        try:
+            target = (source.folder / raw).resolve()
+            is_file = target.is_file()
+        except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
+            raise SpecError(f"{display}: {field}: {shown} cannot be used: {exc}") from exc
         if not target.is_relative_to(folder):
             raise SpecError(
-                f"{display}: {field}: '{program.code}' points outside the experiment folder"
+                f"{display}: {field}: {shown} points outside the experiment folder "
+                f"(a symlink to {target}): copy the program into {source.folder.name}/"
             )
-        if not target.is_file():
-            raise SpecError(
-                f"{display}: {field}: no such file '{program.code}' in {source.folder.name}/"
-            )
+        if not is_file:
+            raise SpecError(f"{display}: {field}: no such file {shown} in {source.folder.name}/")
+
+
+def _check_folder(folder: Path, display: Path) -> None:
+    """An experiment folder that is a symlink must stay inside the experiments folder."""
+    if not folder.is_symlink():
+        return
+    parent = folder.parent.resolve()
+    target = folder.resolve()
+    if not target.is_relative_to(parent):
+        raise SpecError(
+            f"{display}: the experiment folder {folder.name}/ is a symlink to {target}, outside "
+            f"{folder.parent.name}/: move the experiment into the project"
+        )
 
 
 def load_experiment(folder: Path, *, display_root: Path | None = None) -> ExperimentSource:
     """Load and check ``folder/experiment.yaml``, including that every program file exists."""
     spec_path = folder / SPEC_NAME
     display = spec_path.relative_to(display_root) if display_root else spec_path
+    _check_folder(folder, display)
     try:
+        size = spec_path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"{display}: {size} bytes is too large for a spec (at most {MAX_SPEC_BYTES}): "
+                "keep data in files beside it"
+            )
         text = spec_path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise SpecError(
             f"{display}: not found: each experiment folder needs an {SPEC_NAME}"
         ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{display}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{display}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise SpecError(f"{display}: cannot read: {exc.strerror or exc}") from exc
     spec = parse_spec(text, display)
     source = ExperimentSource(id=folder.name, folder=folder, spec_path=spec_path, spec=spec)
     _check_programs(source, display)
@@ -299,7 +390,12 @@ def resolve_ids(experiments_dir: Path, requested: list[str]) -> list[str]:
     """Check requested ids against the project; an unknown one lists the known ones."""
     known = discover(experiments_dir)
     for exp_id in requested:
-        if not ID_PATTERN.match(exp_id) or exp_id not in known:
+        if not ID_PATTERN.match(exp_id):
+            raise UnknownExperimentError(
+                f"{_shown(exp_id)} is not an experiment id: an id is the name of a folder under "
+                "experiments/ (letters, digits, '-' and '_'), never a path; see `labreport list`"
+            )
+        if exp_id not in known:
             close = difflib.get_close_matches(exp_id, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             listing = ", ".join(known) or "none"
