@@ -4,25 +4,44 @@ One :class:`Builder` builds any number of experiments, in parallel threads when 
 happens in child processes; rendering is serialised). A failing experiment is an outcome, not a
 crash: the others go on and the summary lists it. Outputs are replaced atomically, so a failed
 rebuild leaves the last good HTML and PDF in place.
+
+Interruptions are part of the pipeline too. Ctrl-C -- or SIGTERM or SIGHUP, which end a build the
+same way -- kills every running program within a fraction of a second, starts nothing new and
+writes nothing partial; the KeyboardInterrupt then reaches the CLI. Two labreport processes
+building the same experiment take turns on a lock under ``.labreport/locks/``, so the second finds
+the first's result up to date instead of redoing it beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import FrameType
 from typing import Literal, Protocol
 
 from labreport.cache import RunCache, folder_digest, run_key
-from labreport.errors import LabreportError, RunError
+from labreport.errors import LabreportError, OutputError, RunError, SpecError, UsageError
 from labreport.output import write_atomic
 from labreport.project import Project
-from labreport.runner import RunLimits, RunResult, run_program
-from labreport.spec import ExperimentSource, load_experiment
+from labreport.runner import (
+    DEFAULT_FIGURE_LIMIT,
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_OUTPUT_LIMIT,
+    RunCancelled,
+    RunLimits,
+    RunResult,
+    run_program,
+)
+from labreport.spec import ExperimentSource, Program, load_experiment
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 
@@ -34,6 +53,15 @@ Status = Literal["built", "up-to-date", "failed"]
 # numbers change with the thread count) and jobs x threads never exceeds the cores. Measured on
 # the course's small models: one thread is as fast as two, and far steadier on a busy machine.
 PROGRAM_THREADS = 1
+# No program may hold more than this share of the machine's memory, whatever its limit says.
+MEMORY_CEILING = 0.75
+_LOCK_POLL = 0.1  # seconds between tries of another process's experiment lock
+_FIXES = {
+    "timeout": "make it finish sooner, or raise its timeout: in the spec",
+    "memory": "make it use less memory, or raise memory_limit: in the spec or [limits] memory in "
+    "labreport.toml",
+}
+_DEFAULT_FIX = "fix the program, or set allow_errors: true to render the failure"
 
 
 @dataclass(frozen=True)
@@ -57,6 +85,7 @@ class ExperimentOutcome:
     duration: float = 0.0
     error: str | None = None
     exit_code: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 class BuildEvents(Protocol):
@@ -69,6 +98,39 @@ class BuildEvents(Protocol):
     def experiment_finished(self, outcome: ExperimentOutcome) -> None: ...
 
 
+@cache
+def _memory_ceiling() -> int | None:
+    """Bytes no program may exceed on this machine, or None where the RAM size is unknown."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * MEMORY_CEILING)
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def _terminations_interrupt() -> Iterator[None]:
+    """While building, SIGTERM and SIGHUP (a closed terminal, a cancelled CI job) interrupt like
+    Ctrl-C: programs run in sessions of their own, so without this they would outlive labreport
+    with nobody left to enforce their timeouts. Handlers someone else set (``nohup``) are kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            previous[number] = signal.signal(number, _interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 class Builder:
     """Builds experiments of one project with one set of options."""
 
@@ -78,31 +140,82 @@ class Builder:
         self.events = events
         self.out_dir = options.out_dir or project.default_out_dir
         self.search_path = ThemeSearchPath.for_project(project, options.templates_dir)
-        work = project.root / ".labreport"
-        self.cache = RunCache(work / "cache")
-        self.state = BuildState(work / "state")
+        self.work = project.root / ".labreport"
+        self.cache = RunCache(self.work / "cache")
+        self.state = BuildState(self.work / "state")
         self._render_lock = threading.Lock()
+        self._cancel = threading.Event()
 
     # ------------------------------------------------------------------ many experiments
     def build_many(self, ids: Sequence[str], jobs: int = 1) -> list[ExperimentOutcome]:
-        """Build ``ids`` with up to ``jobs`` at once; outcomes come back in the order of ``ids``."""
-        if jobs <= 1 or len(ids) <= 1:
-            return [self.build(exp_id) for exp_id in ids]
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport") as pool:
-            return list(pool.map(self.build, ids))
+        """Build ``ids`` with up to ``jobs`` at once; outcomes come back in the order of ``ids``.
+
+        An interruption (KeyboardInterrupt, SIGTERM, SIGHUP) stops every running program, starts
+        no other, and is raised again once the workers are done.
+        """
+        with _terminations_interrupt():
+            if jobs <= 1 or len(ids) <= 1:
+                return [self.build(exp_id) for exp_id in ids]
+            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
+            try:
+                futures = [pool.submit(self.build, exp_id) for exp_id in ids]
+                return [future.result() for future in futures]
+            except BaseException:
+                self._cancel.set()  # running programs are killed within a tick
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def build(self, exp_id: str) -> ExperimentOutcome:
         """Build one experiment; a user-facing error becomes a failed outcome."""
         start = time.perf_counter()
         try:
-            outcome = self._build(exp_id, start)
+            with self._experiment_lock(exp_id):
+                outcome = self._build(exp_id, start)
         except LabreportError as exc:
+            message = exc.format_message()
+            if isinstance(exc, OutputError):
+                message = f"{exp_id}: {message}"
             outcome = ExperimentOutcome(
                 exp_id, "failed", duration=time.perf_counter() - start,
-                error=exc.format_message(), exit_code=exc.exit_code,
+                error=message, exit_code=exc.exit_code,
             )  # fmt: skip
         self.events.experiment_finished(outcome)
         return outcome
+
+    @contextlib.contextmanager
+    def _experiment_lock(self, exp_id: str) -> Iterator[None]:
+        """Hold ``.labreport/locks/<id>.lock`` while building ``exp_id`` (where flock exists)."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: atomic writes alone keep concurrent builds correct
+            yield
+            return
+        path = self.work / "locks" / f"{exp_id}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "ab")  # noqa: SIM115 - held across the yield
+        except OSError as exc:
+            log.warning("%s: building without a lock (%s)", exp_id, exc.strerror or exc)
+            yield
+            return
+        with handle:
+            waiting = False
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not waiting:
+                        log.info("%s: waiting for another labreport building it", exp_id)
+                        waiting = True
+                    if self._cancel.wait(_LOCK_POLL):
+                        raise RunCancelled("the build was interrupted") from None
+            yield  # closing the file releases the lock
+
+    def _check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise RunCancelled("the build was interrupted")
 
     # ------------------------------------------------------------------ one experiment
     def _build(self, exp_id: str, start: float) -> ExperimentOutcome:
@@ -114,49 +227,106 @@ class Builder:
         if not self.options.force and self.state.is_current(exp_id, digest):
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
         source = load_experiment(folder, display_root=self.project.root)
-        runs, ran, cached = self._run(source)
-        rendered = self._render(source, runs)
+        self._check_theme(source)
+        warnings: list[str] = []
+        runs, ran, cached = self._run(source, warnings)
+        self._check_cancelled()
+        rendered = self._render(source, runs, warnings)
+        self._check_cancelled()
         written = []
         for fmt, data in rendered.items():
             target = self.out_dir / f"{exp_id}.{fmt}"
             write_atomic(target, data)
             written.append(target)
-        self.state.save(exp_id, digest, written)
+        try:
+            self.state.save(exp_id, digest, written)
+        except OutputError as exc:  # the outputs are good; only "up to date" is lost
+            warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
-            exp_id, "built", tuple(written), ran, cached, time.perf_counter() - start
+            exp_id, "built", tuple(written), ran, cached, time.perf_counter() - start,
+            warnings=tuple(warnings),
+        )  # fmt: skip
+
+    def _check_theme(self, source: ExperimentSource) -> None:
+        """An unknown theme is a spec (or option) error, found before any program runs."""
+        theme = self.options.theme or source.spec.template
+        known = self.search_path.themes()
+        if theme in known:
+            return
+        listing = ", ".join(known) or "none"
+        if self.options.theme:
+            raise UsageError(f"--template {theme}: unknown theme; available themes: {listing}")
+        display = source.spec_path.relative_to(self.project.root)
+        raise SpecError(
+            f"{display}: template: unknown theme '{theme}'; available themes: {listing}"
         )
 
-    def _run(self, source: ExperimentSource) -> tuple[list[RunResult], int, int]:
+    def limits(self, program: Program) -> RunLimits:
+        """The program's limits: its spec, else ``[limits]`` in labreport.toml, else defaults;
+        memory never above :data:`MEMORY_CEILING` of the machine."""
+        project = self.project.config.limits
+        memory = int(program.memory_limit or project.memory or DEFAULT_MEMORY_LIMIT)
+        ceiling = _memory_ceiling()
+        choices = (program.figure_limit, project.figures, DEFAULT_FIGURE_LIMIT)
+        figures = next(n for n in choices if n is not None)
+        return RunLimits(
+            timeout=program.timeout,
+            output_limit=int(program.output_limit or project.output or DEFAULT_OUTPUT_LIMIT),
+            memory_limit=min(memory, ceiling) if ceiling else memory,
+            figure_limit=figures,
+            threads=PROGRAM_THREADS,
+        )
+
+    def _run(
+        self, source: ExperimentSource, warnings: list[str]
+    ) -> tuple[list[RunResult], int, int]:
         """Every program's result, from the cache when its inputs are unchanged."""
         files = folder_digest(source.folder)
         runs: list[RunResult] = []
         ran = cached = 0
         for program in source.spec.programs:
-            key = run_key(files, program, {"threads": PROGRAM_THREADS})
+            limits = self.limits(program)
+            # What a successful run captures depends on these; the memory limit only ends runs.
+            captured = {"output_limit": limits.output_limit, "figure_limit": limits.figure_limit}
+            key = run_key(files, program, {"threads": PROGRAM_THREADS, **captured})
             result = None if self.options.force else self.cache.get(key)
             if result is not None:
                 cached += 1
                 self.events.program_finished(source.id, program.code, result, True)
             else:
+                self._check_cancelled()
                 self.events.program_started(source.id, program.code)
-                result = run_program(
-                    source.folder, program.code, args=program.args, seed=program.seed,
-                    limits=RunLimits(timeout=program.timeout, threads=PROGRAM_THREADS),
-                )  # fmt: skip
+                result = self._run_one(source, program, limits)
                 ran += 1
                 self.events.program_finished(source.id, program.code, result, False)
                 # Failures that depend on the machine (timeouts, kills) are never cached.
                 if result.ok or (result.status == "error" and program.allow_errors):
-                    self.cache.put(key, result)
+                    try:
+                        self.cache.put(key, result)
+                    except OutputError as exc:  # a cache is a shortcut, not a result
+                        warnings.append(f"run not cached: {exc.format_message()}")
             if not result.ok and not program.allow_errors:
-                raise RunError(
-                    f"{source.id}: {program.code} failed: {result.error} "
-                    "(fix the program, or set allow_errors: true to render the failure)"
-                )
+                fix = _FIXES.get(result.status, _DEFAULT_FIX)
+                raise RunError(f"{source.id}: {program.code} failed: {result.error} ({fix})")
             runs.append(result)
         return runs, ran, cached
 
-    def _render(self, source: ExperimentSource, runs: list[RunResult]) -> dict[Format, bytes]:
+    def _run_one(self, source: ExperimentSource, program: Program, limits: RunLimits) -> RunResult:
+        try:
+            return run_program(
+                source.folder, program.code, args=program.args, seed=program.seed,
+                limits=limits, cancel=self._cancel,
+            )  # fmt: skip
+        except OSError as exc:
+            raise RunError(
+                f"{source.id}: {program.code} could not be started: {exc.strerror or exc} "
+                "(free some disk space or memory, or build fewer experiments at once with -j)"
+            ) from exc
+
+    def _render(
+        self, source: ExperimentSource, runs: list[RunResult], warnings: list[str]
+    ) -> dict[Format, bytes]:
+        from labreport.pdf import outside_references
         from labreport.render import build_context, render_html
 
         display = str(source.spec_path.relative_to(self.project.root))
@@ -165,11 +335,13 @@ class Builder:
             html = render_html(
                 context, self.options.theme or source.spec.template, self.search_path
             )
+            refused = outside_references(html, self.project.root)
             rendered: dict[Format, bytes] = {}
             if "html" in self.options.formats:
                 rendered["html"] = html.encode("utf-8")
             if "pdf" in self.options.formats:
                 from labreport.pdf import render_pdf
 
-                rendered["pdf"] = render_pdf(html, root=self.project.root)
+                rendered["pdf"] = render_pdf(html, root=self.project.root, refused=refused)
+        warnings += [f"not fetched, outside the project: {url}" for url in refused]
         return rendered

@@ -44,3 +44,9 @@ class RenderError(LabreportError):
 
 class OutputError(LabreportError):
     """An output file could not be written."""
+
+
+class UsageError(LabreportError):
+    """A command-line option that names something the project does not have."""
+
+    exit_code = 2

@@ -1,12 +1,35 @@
-"""Write output files so that a reader never sees half of one: a temporary file, then a rename."""
+"""Write output files so that a reader never sees half of one: a temporary file, then a rename.
+
+A write that fails -- a full disk, a folder without permission, a file where a folder should be --
+leaves the target as it was (the last good record stays) and no temporary file behind, and is
+reported as one :class:`OutputError` line that says what to do about it.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 from labreport.errors import OutputError
+
+_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space and build again",
+    errno.EDQUOT: "the disk quota is used up: free some space and build again",
+    errno.EACCES: "no permission to write there: fix its permissions or choose another folder",
+    errno.EPERM: "no permission to write there: fix its permissions or choose another folder",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.ENOTDIR: "a file is in the way of a folder: remove it or choose another folder",
+    errno.EEXIST: "a file is in the way of a folder: remove it or choose another folder",
+    errno.EISDIR: "a folder is in the way of the file: remove it or choose another folder",
+}
+
+
+def _explain(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    fix = _FIXES.get(exc.errno or 0)
+    return f"{reason} ({fix})" if fix else reason
 
 
 def write_atomic(target: Path, data: bytes) -> bool:
@@ -23,9 +46,7 @@ def write_atomic(target: Path, data: bytes) -> bool:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(
-            f"cannot create the output folder {target.parent}: {exc.strerror}"
-        ) from exc
+        raise OutputError(f"cannot create the folder {target.parent}: {_explain(exc)}") from exc
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -38,7 +59,7 @@ def write_atomic(target: Path, data: bytes) -> bool:
         tmp_name = None
         return True
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {target}: {_explain(exc)}") from exc
     finally:
-        if tmp_name is not None:
+        if tmp_name is not None:  # also on KeyboardInterrupt: no half-written file is left
             Path(tmp_name).unlink(missing_ok=True)

@@ -1,5 +1,10 @@
 """HTML → PDF with WeasyPrint, which fetches nothing but ``data:`` URLs and project files.
 
+A template or a spec may name ``http://...`` or ``file:///etc/passwd``; nothing outside the
+project is ever fetched or read, and each such reference is reported so the build can warn:
+:func:`outside_references` finds them in the HTML (which a browser would fetch), the fetcher
+refuses those WeasyPrint asks for (stylesheets may add more).
+
 WeasyPrint is imported here only (0.8 s), so HTML-only builds never pay for it. PDFs are
 reproducible: fontTools stamps the current time into embedded fonts unless ``SOURCE_DATE_EPOCH``
 is set, so it is fixed when the user has not set it.
@@ -10,37 +15,108 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 log = logging.getLogger(__name__)
 FIXED_EPOCH = "946684800"  # 2000-01-01: any constant makes PDFs byte-identical across builds
 
 
-def project_fetcher(root: Path) -> Any:
-    """A WeasyPrint URL fetcher that reads only ``data:`` URLs and files under ``root``."""
-    return _fetcher_class(root.resolve())()
+def is_inside(url: str, root: Path) -> bool:
+    """Whether ``url`` is a ``data:`` URL or a file under ``root`` (symlinks resolved)."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme == "data":
+        return True
+    if scheme != "file":
+        return False
+    try:
+        return Path(unquote(parsed.path)).resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return False
 
 
-def _fetcher_class(root: Path) -> Any:
+def project_fetcher(root: Path, refused: list[str] | None = None) -> Any:
+    """A WeasyPrint URL fetcher that reads only ``data:`` URLs and files under ``root``.
+
+    Each refused URL is appended to ``refused`` when given (the caller warns once per build),
+    else logged as a warning.
+    """
+    return _fetcher_class(root.resolve(), refused)()
+
+
+def _fetcher_class(root: Path, refused: list[str] | None) -> Any:
     import weasyprint
 
     class ProjectOnlyFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
         """Allows ``data:`` URLs and files under the project root; refuses everything else."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
-            scheme = urlparse(url).scheme.lower()
-            if scheme == "data":
+            if is_inside(url, root):
                 return super().fetch(url, headers)
-            if scheme == "file":
-                path = Path(unquote(urlparse(url).path)).resolve()
-                if path.is_relative_to(root):
-                    return super().fetch(url, headers)
-            log.warning("not fetched (outside the project): %s", url)
+            if refused is None:
+                log.warning("not fetched (outside the project): %s", url)
+            elif url not in refused:
+                refused.append(url)
             raise ValueError(f"labreport fetches nothing outside the project: {url}")
 
     return ProjectOnlyFetcher
+
+
+# Attributes through which a page loads something (links a reader follows are not listed).
+_RESOURCE_ATTRS = {"src", "poster", "data", "background"}
+_LOADING_LINKS = {"stylesheet", "icon", "preload", "prefetch", "import", "manifest"}
+_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""", re.I)
+
+
+class _References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        rel = set((values.get("rel") or "").lower().split())
+        for name, value in attrs:
+            if not value:
+                continue
+            loads = tag in ("image", "use") or bool(rel & _LOADING_LINKS)
+            if name == "srcset":
+                self.urls += [part.split()[0] for part in value.split(",") if part.strip()]
+            elif name in _RESOURCE_ATTRS or (name in ("href", "xlink:href") and loads):
+                self.urls.append(value)
+            elif name == "style":
+                self._css(value)
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._css(data)
+
+    def _css(self, text: str) -> None:
+        self.urls += [a or b for a, b in _CSS_URL.findall(text)]
+
+
+def outside_references(html: str, root: Path) -> list[str]:
+    """The resources ``html`` loads from outside ``root`` (relative ones resolve against it), in
+    order, once each: what a browser opening the record would fetch and the PDF leaves out."""
+    parser = _References()
+    parser.feed(html)
+    parser.close()
+    base = root.resolve().as_uri() + "/"
+    found: list[str] = []
+    for ref in parser.urls:
+        url = urljoin(base, ref.strip())
+        if not is_inside(url, root) and url not in found:
+            found.append(url)
+    return found
 
 
 def load_weasyprint() -> Any:
@@ -53,10 +129,11 @@ def load_weasyprint() -> Any:
     return weasyprint
 
 
-def render_pdf(html: str, *, root: Path) -> bytes:
-    """The PDF of ``html``; relative URLs resolve against ``root``, the project folder."""
+def render_pdf(html: str, *, root: Path, refused: list[str] | None = None) -> bytes:
+    """The PDF of ``html``; relative URLs resolve against ``root``, the project folder. URLs
+    outside the project are left out and, with ``refused`` given, appended to it."""
     weasyprint = load_weasyprint()
-    fetcher = project_fetcher(root)
+    fetcher = project_fetcher(root, refused)
     document = weasyprint.HTML(string=html, base_url=str(root) + os.sep, url_fetcher=fetcher)
     buffer = io.BytesIO()
     document.write_pdf(buffer, uncompressed_pdf=False)

@@ -1,7 +1,7 @@
 """Progress of a build: a live display on a terminal, one line per event otherwise.
 
 Library code reports through :class:`labreport.build.BuildEvents`; these classes are the CLI's
-two ways of showing it. With ``quiet`` only failures are shown.
+two ways of showing it. With ``quiet`` only failures and warnings are shown.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class LineProgress:
         self._say(f"{exp_id}: {code}: {_describe(result, cached)}")
 
     def experiment_finished(self, outcome: ExperimentOutcome) -> None:
+        # Warnings show even with --quiet: each says something the record is missing.
+        for warning in outcome.warnings:
+            self._say(f"{outcome.id}: warning: {warning}", important=True)
         if outcome.status != "failed":  # failures are listed once, in the summary
             self._say(describe_outcome(outcome))
 
