@@ -25,6 +25,9 @@ from labreport.errors import SpecError, UnknownExperimentError
 SPEC_NAME = "experiment.yaml"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
+# Real specs nest four levels; a recursive alias (&a [*a]) nests forever, and field paths that
+# long would cost gigabytes before MAX_NODES is reached.
+MAX_DEPTH = 32
 MAX_SPEC_BYTES = 1024 * 1024  # a spec is prose and settings; data belongs in files beside it
 _SHOWN_INPUT = 60  # characters of a wrong value quoted in an error message
 
@@ -158,6 +161,18 @@ class ExperimentSource:
 Path_ = tuple[str | int, ...]
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses ``[``/``{`` nested deeper than :data:`MAX_DEPTH` as it scans them:
+    PyYAML's scanner takes time quadratic in that depth, so a megabyte of ``[`` would take hours."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"brackets nested more than {MAX_DEPTH} levels deep", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+
 def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, kind: str) -> SpecError:
     """One line, ``file:line:col: YAML syntax error: what``, whatever PyYAML raised."""
     where, problem = str(path), " ".join(str(exc).split())
@@ -176,12 +191,15 @@ def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, kind: str) -> SpecEr
 
 
 def _too_deep(path: Path) -> SpecError:
-    return SpecError(f"{path}: the document is nested too deeply: a spec needs a few levels only")
+    return SpecError(
+        f"{path}: the document is nested too deeply (more than {MAX_DEPTH} levels, or a recursive "
+        "alias): a spec needs a few levels only"
+    )
 
 
 def _compose(text: str, path: Path) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, path, "YAML syntax error") from exc
     except RecursionError as exc:
@@ -196,6 +214,8 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
     while stack:
         where, node = stack.pop()
         visited += 1
+        if len(where) > MAX_DEPTH:
+            raise _too_deep(path)
         if visited > MAX_NODES:
             raise SpecError(
                 f"{path}: the document expands to more than {MAX_NODES} nodes "
@@ -224,10 +244,20 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
     return marks
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _dotted(loc: Path_) -> str:
+    """``programs[0].seed``; a key that is not a plain word is quoted, so that no character of
+    it (a newline, a control code) can break the one-line message."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.match(str(part)):
+            out += f"[{str(part)!r}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out or "(top level)"
 
 

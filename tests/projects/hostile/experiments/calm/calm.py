@@ -1,0 +1,4 @@
+from labreport.record import record
+
+print("all good")
+record("answer", 42)
