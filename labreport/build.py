@@ -29,7 +29,14 @@ from types import FrameType
 from typing import Literal, Protocol
 
 from labreport.cache import RunCache, folder_digest, run_key
-from labreport.errors import LabreportError, OutputError, RunError, SpecError, UsageError
+from labreport.errors import (
+    CheckFailed,
+    LabreportError,
+    OutputError,
+    RunError,
+    SpecError,
+    UsageError,
+)
 from labreport.output import write_atomic
 from labreport.project import Project
 from labreport.runner import (
@@ -71,6 +78,7 @@ class BuildOptions:
     theme: str | None = None
     templates_dir: Path | None = None
     force: bool = False
+    strict: bool = False  # a failed check fails the experiment
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class ExperimentOutcome:
     error: str | None = None
     exit_code: int = 0
     warnings: tuple[str, ...] = ()
+    failed_checks: tuple[str, ...] = ()
 
 
 class BuildEvents(Protocol):
@@ -222,7 +231,10 @@ class Builder:
         folder = self.project.experiments_dir / exp_id
         digest = inputs_digest(
             folder, self.project.config_path, self.search_path.folders,
-            (self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS),
+            (
+                self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS,
+                self.options.strict,
+            ),
         )  # fmt: skip
         if not self.options.force and self.state.is_current(exp_id, digest):
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
@@ -231,8 +243,15 @@ class Builder:
         warnings: list[str] = []
         runs, ran, cached = self._run(source, warnings)
         self._check_cancelled()
-        rendered = self._render(source, runs, warnings)
+        failed_checks: list[str] = []
+        rendered = self._render(source, runs, warnings, failed_checks)
         self._check_cancelled()
+        if failed_checks and self.options.strict:
+            claims = "; ".join(failed_checks)
+            raise CheckFailed(
+                f"{exp_id}: {len(failed_checks)} check(s) failed under --strict: {claims} "
+                "(fix the program or the claim in checks:, or build without --strict)"
+            )
         written = []
         for fmt, data in rendered.items():
             target = self.out_dir / f"{exp_id}.{fmt}"
@@ -244,7 +263,7 @@ class Builder:
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
             exp_id, "built", tuple(written), ran, cached, time.perf_counter() - start,
-            warnings=tuple(warnings),
+            warnings=tuple(warnings), failed_checks=tuple(failed_checks),
         )  # fmt: skip
 
     def _check_theme(self, source: ExperimentSource) -> None:
@@ -324,7 +343,11 @@ class Builder:
             ) from exc
 
     def _render(
-        self, source: ExperimentSource, runs: list[RunResult], warnings: list[str]
+        self,
+        source: ExperimentSource,
+        runs: list[RunResult],
+        warnings: list[str],
+        failed_checks: list[str],
     ) -> dict[Format, bytes]:
         from labreport.pdf import outside_references
         from labreport.render import build_context, render_html
@@ -332,6 +355,10 @@ class Builder:
         display = str(source.spec_path.relative_to(self.project.root))
         with self._render_lock:
             context = build_context(self.project, source, runs, display)
+            failed_checks += [
+                f"{check.claim.striptags()} ({check.expr})"
+                for check in context["checks"] if not check.passed
+            ]  # fmt: skip
             html = render_html(
                 context, self.options.theme or source.spec.template, self.search_path
             )

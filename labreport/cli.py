@@ -54,6 +54,10 @@ def cli(debug: bool) -> None:
     help="Experiments built at once (default: the number of CPU cores).",
 )  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (and the files written).")
+@click.option(
+    "--strict", is_flag=True,
+    help="Fail an experiment whose checks (the spec's checks: claims) the run does not bear out.",
+)  # fmt: skip
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -64,6 +68,7 @@ def build(
     force: bool,
     jobs: int | None,
     quiet: bool,
+    strict: bool,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -93,6 +98,7 @@ def build(
         theme=theme,
         templates_dir=templates_dir.resolve() if templates_dir else None,
         force=force,
+        strict=strict,
     )
     progress = _progress_display(quiet)
     start = time.perf_counter()
@@ -121,10 +127,18 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
     failed = [o for o in outcomes if o.status == "failed"]
     current = len(outcomes) - len(built) - len(failed)
     ran, cached = sum(o.ran for o in built), sum(o.cached for o in built)
+    unbacked = [(o.id, claim) for o in built for claim in o.failed_checks]
     if len(outcomes) > 1 and not quiet:
+        checks = f", {len(unbacked)} check(s) failed" if unbacked else ""
         click.echo(
             f"Summary: {len(built)} built ({ran} program(s) run, {cached} from cache), "
-            f"{current} up to date, {len(failed)} failed, in {elapsed:.1f} s",
+            f"{current} up to date, {len(failed)} failed{checks}, in {elapsed:.1f} s",
+            err=True,
+        )
+    for exp_id, claim in unbacked:
+        click.echo(
+            f"Warning: {exp_id}: check failed: {claim} (the record marks it failed; "
+            "--strict makes this an error)",
             err=True,
         )
     for outcome in failed:
@@ -213,6 +227,151 @@ def list_experiments() -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+
+
+@cli.group()
+def templates() -> None:
+    """Themes: which exist, where each comes from, and copying one into the project to edit.
+
+    Templates are looked up in --templates DIR, then the project's templates/ folder (or
+    templates_dir in labreport.toml), then the built-in themes. A template can extend a built-in
+    one with {% extends "builtin/worksheet/record.html" %} and override its blocks; each
+    built-in record.html lists its blocks and CSS custom properties at the top.
+    """
+
+
+@templates.command(name="list")
+@click.option(
+    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None, help="Also search this folder first, as `labreport build --templates` does.",
+)  # fmt: skip
+def templates_list(templates_dir: Path | None) -> None:
+    """Show each theme, the folder it resolves from, and which copies it hides."""
+    from labreport.project import find_project
+    from labreport.themes import ThemeSearchPath
+
+    project = find_project()
+    search_path = ThemeSearchPath.for_project(project, templates_dir)
+    rows = []
+    for theme in search_path.sources():
+        hides = f"  (hides the {' and '.join(theme.hides)} one)" if theme.hides else ""
+        rows.append((theme.name, theme.origin, _shown(theme.folder) + hides))
+    header = ("THEME", "FROM", "FOLDER")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(2)]
+    for row in [header, *rows]:
+        click.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
+
+
+@templates.command(name="eject")
+@click.argument("name")
+@click.option(
+    "--to", "target", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder to copy into (default: the project's templates folder).",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite a copy that is already there.")
+def templates_eject(name: str, target: Path | None, force: bool) -> None:
+    """Copy the built-in theme NAME into the project, to edit it freely.
+
+    The copy hides the built-in theme of the same name for this project's builds; delete the
+    folder to go back to the built-in one.
+    """
+    from labreport.project import find_project
+    from labreport.themes import ThemeSearchPath
+
+    project = find_project()
+    root = target or project.root / (project.config.templates_dir or "templates")
+    copied = ThemeSearchPath.for_project(project).eject(name, root, force)
+    click.echo(_shown(copied))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--course", default="DEEP LEARNING", show_default=True, help="The course title.")
+def init(folder: Path, course: str) -> None:
+    """Create a lab project in FOLDER (default: here).
+
+    Writes labreport.toml (course and student fields), experiments/example/ (a small experiment
+    that builds at once), templates/ with a README on overriding the look, and a .gitignore.
+    """
+    from labreport.scaffold import init_project
+
+    for path in init_project(folder, course):
+        click.echo(_shown(path))
+    where = "" if folder.resolve() == Path.cwd() else f"cd {folder} && "
+    click.echo(f"Next: {where}labreport build example", err=True)
+
+
+@cli.command()
+@click.argument("exp_id", metavar="ID")
+@click.option(
+    "--format", "fmt", type=click.Choice(["classic", "worksheet"]), default="classic",
+    show_default=True, help="The record format of the new experiment.",
+)  # fmt: skip
+@click.option("--title", default=None, help="The experiment's title (default: from ID).")
+def new(exp_id: str, fmt: str, title: str | None) -> None:
+    """Scaffold experiments/ID/: a spec with every field of the format explained, and a program.
+
+    The experiment gets the next free number. Edit the spec, then `labreport validate ID` and
+    `labreport build ID`.
+    """
+    from labreport.project import find_project
+    from labreport.scaffold import new_experiment
+
+    project = find_project()
+    for path in new_experiment(project, exp_id, fmt, title):
+        click.echo(_shown(path))
+
+
+@cli.command()
+@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.option(
+    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None, help="Also check this template folder, as `build --templates` would use it.",
+)  # fmt: skip
+def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
+    """Check specs, code paths, prose, formulas, checks and templates without running anything.
+
+    Reports every problem on its own line (file, field, what to fix); exit status 1 if any.
+    With no ID, checks every experiment of the project.
+    """
+    from labreport.errors import ValidationFailed
+    from labreport.project import find_project
+    from labreport.spec import discover, resolve_ids
+    from labreport.themes import ThemeSearchPath
+    from labreport.validate import validate_experiment, validate_templates
+
+    project = find_project()
+    ids = (
+        resolve_ids(project.experiments_dir, list(experiments))
+        if experiments
+        else discover(project.experiments_dir)
+    )
+    search_path = ThemeSearchPath.for_project(project, templates_dir)
+    problems = validate_templates(search_path, project.root)
+    for exp_id in ids:
+        problems += validate_experiment(project, exp_id, search_path)
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if problems:
+        raise ValidationFailed(f"{len(problems)} problem(s) in {len(ids)} experiment(s)")
+    click.echo(f"{len(ids)} experiment(s) and {len(search_path.folders)} template folder(s): ok")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of experiment.yaml, for editors to complete and check specs.
+
+    Save it (labreport schema > experiment.schema.json) and point your editor's YAML support at
+    it; see the README.
+    """
+    import json
+
+    from labreport.spec import Experiment
+
+    document = Experiment.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "labreport experiment.yaml"
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
 def main() -> None:

@@ -50,3 +50,11 @@ class UsageError(LabreportError):
     """A command-line option that names something the project does not have."""
 
     exit_code = 2
+
+
+class CheckFailed(LabreportError):
+    """Under ``--strict``, a claim (spec ``checks:``) that the run did not bear out."""
+
+
+class ValidationFailed(LabreportError):
+    """``labreport validate`` found problems (each already printed on its own line)."""

@@ -1,22 +1,30 @@
-"""Spec prose → HTML: measured values filled in (sandboxed Jinja), then Markdown.
+"""Spec prose → HTML: measured values filled in (sandboxed Jinja), formulas, then Markdown.
 
 Prose may say ``{{ results.test_mse | round(4) }}``. It is rendered in a sandbox that sees only
 the recorded values and the spec, with undefined names as errors, so a sentence can never silently
-lose its number. Markdown is rendered with raw HTML disabled: ``<script>`` in a spec is text.
+lose its number. Only placeholders over ``results`` and ``spec`` (and ``if``/``for`` around them)
+are templating; any other ``{{ ... }}`` or ``{% ... %}`` — ``{{ 7*7 }}``, ``{% include %}`` — is
+text and is shown as written. Markdown is rendered with raw HTML disabled: ``<script>`` in a spec
+is text. ``$...$`` and ``$$...$$`` are LaTeX formulas, drawn by :mod:`labreport.formulas`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from labreport.errors import RenderError
+from labreport.formulas import FormulaError, render_formula
 
 
 class Results(dict[str, Any]):
@@ -37,8 +45,128 @@ class _Undefined(jinja2.StrictUndefined):
         return str(super()._undefined_message)
 
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+def _formula_html(tex: str, options: Mapping[str, Any]) -> str:
+    return render_formula(tex).img(bool(options.get("display_mode")), tex)
+
+
+# Pandoc's rules for `$`: no space just inside the dollars and no digit after the closing one,
+# so "costs $5 and $10" stays text.
+_markdown = (
+    MarkdownIt("commonmark", {"html": False, "linkify": False})
+    .enable("table")
+    .use(
+        dollarmath_plugin,
+        renderer=_formula_html,
+        allow_space=False,
+        allow_digits=False,
+        allow_labels=False,
+        double_inline=True,
+    )  # fmt: skip
+)
 _sandbox = SandboxedEnvironment(undefined=_Undefined, autoescape=False)
+
+#: Names prose placeholders may use; a loop adds its own variables.
+PROSE_NAMES = frozenset({"results", "spec", "loop"})
+#: The statements prose may use: choosing a sentence by a measured value, listing values.
+PROSE_STATEMENTS = frozenset({"if", "elif", "else", "endif", "for", "endfor"})
+_OPEN = re.compile(r"\{\{|\{%|\{#")
+_CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
+_ENDRAW = re.compile(r"\{%-?\s*endraw\s*-?%\}")
+
+
+def _tag_end(text: str, start: int, close: str) -> int:
+    """Index just past ``close``, skipping quoted strings; -1 if the tag never closes."""
+    i, quote = start, ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif text.startswith(close, i):
+            return i + len(close)
+        i += 1
+    return -1
+
+
+def _tags(text: str) -> Iterator[tuple[int, int, str]]:
+    """Spans of ``{{ }}``, ``{% %}`` and ``{# #}`` tags; ``{% raw %}`` sections are skipped."""
+    pos = 0
+    while match := _OPEN.search(text, pos):
+        end = _tag_end(text, match.end(), _CLOSE[match.group()])
+        if end < 0:
+            return
+        if _RAW.fullmatch(text, match.start(), end):
+            closing = _ENDRAW.search(text, end)
+            if closing is None:
+                return
+            pos = closing.end()
+            continue
+        yield match.start(), end, match.group()
+        pos = end
+
+
+def _tokens(tag: str) -> list[tuple[str, str]]:
+    try:
+        return [(kind, value) for _, kind, value in _sandbox.lex(tag)]
+    except jinja2.TemplateSyntaxError:
+        return []
+
+
+def _literal(tag: str) -> str:
+    """A Jinja expression that prints ``tag`` as written, on as many lines as ``tag`` (so that
+    line numbers in later error messages stay true)."""
+    return "{{ " + json.dumps(tag, ensure_ascii=False) + "\n" * tag.count("\n") + " }}"
+
+
+def prepare(text: str) -> str:
+    """``text`` with every tag that is not a prose placeholder turned into literal text."""
+    names = set(PROSE_NAMES)
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in _tags(text):
+        tag = text[start:end]
+        tokens = _tokens(tag)
+        words = [value for token, value in tokens if token == "name"]
+        if kind == "{%" and words and words[0] == "for" and "in" in words:
+            names.update(words[1 : words.index("in")])
+        keep = (
+            kind == "{#"
+            or (kind == "{{" and bool(names.intersection(words)))
+            or (kind == "{%" and bool(words) and words[0] in PROSE_STATEMENTS)
+        )
+        out.append(text[pos:start])
+        out.append(tag if keep else _literal(tag))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def results_used(text: str) -> set[str]:
+    """The recorded values a prose text or check expression uses (``results.NAME``)."""
+    tree = _sandbox.parse(prepare(text))
+    used = {
+        node.attr for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name) and node.node.name == "results"
+    }  # fmt: skip
+    for node in tree.find_all(nodes.Getitem):
+        if (
+            isinstance(node.node, nodes.Name) and node.node.name == "results"
+            and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str)
+        ):  # fmt: skip
+            used.add(node.arg.value)
+    return used
+
+
+def check_prose(text: str) -> None:
+    """Raise jinja2.TemplateSyntaxError or FormulaError for a text that cannot render; runs
+    nothing, so ``labreport validate`` can use it before any program has run."""
+    _sandbox.parse(prepare(text))
+    _markdown.render(text)
 
 
 class ProseRenderer:
@@ -53,7 +181,7 @@ class ProseRenderer:
         if "{{" not in text and "{%" not in text and "{#" not in text:
             return text
         try:
-            template = _sandbox.from_string(text)
+            template = _sandbox.from_string(prepare(text))
             return template.render(results=Results(results), spec=self.spec)
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(
@@ -67,13 +195,35 @@ class ProseRenderer:
             raise RenderError(f"{self.spec_path}: {field}: {type(exc).__name__}: {exc}") from exc
 
     def block(self, text: str | None, field: str, results: Mapping[str, Any]) -> Markup:
-        """Paragraphs, lists and tables."""
+        """Paragraphs, lists, tables and formulas."""
         if not text:
             return Markup("")
-        return Markup(_markdown.render(self.fill(text, field, results)))
+        filled = self.fill(text, field, results)
+        try:
+            return Markup(_markdown.render(filled))
+        except FormulaError as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
 
     def inline(self, text: str | None, field: str, results: Mapping[str, Any]) -> Markup:
-        """A single line: emphasis and code, no paragraph around it."""
+        """A single line: emphasis, code and inline formulas, no paragraph around it."""
         if not text:
             return Markup("")
-        return Markup(_markdown.renderInline(self.fill(text, field, results)))
+        filled = self.fill(text, field, results)
+        try:
+            return Markup(_markdown.renderInline(filled))
+        except FormulaError as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
+
+    def expression(self, expr: str, field: str, results: Mapping[str, Any]) -> Any:
+        """Evaluate a check's expression over the recorded values."""
+        try:
+            compiled = _sandbox.compile_expression(expr, undefined_to_none=False)
+            return compiled(results=Results(results), spec=self.spec)
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise RenderError(f"{self.spec_path}: {field}: {type(exc).__name__}: {exc}") from exc

@@ -54,6 +54,32 @@ class ProgramView:
         return not self.run.ok
 
 
+@dataclass(frozen=True)
+class CheckView:
+    """A claim of the record and whether this run bears it out."""
+
+    number: int
+    claim: Markup
+    expr: str
+    passed: bool
+
+
+def evaluate_checks(
+    source: ExperimentSource, prose: ProseRenderer, results: Mapping[str, Any]
+) -> list[CheckView]:
+    """Each check's expression over the recorded values; an expression that cannot be evaluated
+    (a value no program recorded, a typo) is a build error naming ``checks[i].expr``."""
+    return [
+        CheckView(
+            i + 1,
+            prose.inline(check.claim, f"checks[{i}].claim", results),
+            check.expr,
+            bool(prose.expression(check.expr, f"checks[{i}].expr", results)),
+        )
+        for i, check in enumerate(source.spec.checks)
+    ]
+
+
 @cache
 def _highlighter() -> tuple[Any, Any, str]:
     from pygments.formatters import HtmlFormatter
@@ -168,6 +194,7 @@ def build_context(
         "inlab": [p for p in programs if p.part == "in-lab"],
         "postlab": [p for p in programs if p.part == "post-lab"],
         "result": prose.block(spec.result, "result", results),
+        "checks": evaluate_checks(source, prose, results),
         "results": results,
         "rubric": spec.rubric,
         "rubric_total": sum(rubric_totals) if all(t is not None for t in rubric_totals) else None,

@@ -3,19 +3,28 @@
 Lookup order: the CLI's ``--templates`` folder, the project's ``templates/`` folder (or
 ``templates_dir`` in ``labreport.toml``), then the built-in themes. A theme is a folder holding
 ``record.html``; a user template can ``{% extends "builtin/classic/record.html" %}`` to reach the
-built-in of the same name while overriding blocks.
+built-in of the same name while overriding blocks, and ``{{ asset("mytheme/logo.png") }}`` inlines
+a file of the theme as a ``data:`` URI.
 """
 
 from __future__ import annotations
 
+import base64
+import mimetypes
+import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jinja2
+from markupsafe import Markup
 
-from labreport.project import Project
+from labreport.errors import OutputError, ProjectError, RenderError
+from labreport.project import CONFIG_NAME, Project
 
 ENTRY = "record.html"
+BUILTIN_PREFIX = "builtin/"
+#: Largest asset (logo, font, image) a theme may inline: records are mailed around.
+MAX_ASSET_BYTES = 2 * 1024 * 1024
 
 
 def builtin_templates_dir() -> Path:
@@ -28,31 +37,114 @@ def builtin_templates_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class ThemeSource:
+    """Where one theme resolves from, and the lower-priority copies it hides."""
+
+    name: str
+    folder: Path
+    origin: str
+    hides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ThemeSearchPath:
-    """The ordered folders searched for templates, highest priority first."""
+    """The ordered folders searched for templates, highest priority first, each with its origin
+    ("--templates", "project" or "built-in") for ``labreport templates list``."""
 
     folders: tuple[Path, ...]
+    origins: tuple[str, ...] = ()
 
     @classmethod
     def for_project(cls, project: Project, cli_dir: Path | None = None) -> ThemeSearchPath:
         folders: list[Path] = []
+        origins: list[str] = []
         if cli_dir is not None:
-            folders.append(cli_dir)
+            folders.append(cli_dir.resolve())
+            origins.append("--templates")
         configured = project.config.templates_dir
-        project_dir = project.root / (configured or "templates")
-        if project_dir.is_dir():
-            folders.append(project_dir)
+        project_dir = (project.root / (configured or "templates")).resolve()
+        if configured and not project_dir.is_dir():
+            raise ProjectError(
+                f"{project.root / CONFIG_NAME}: templates_dir: folder {configured!r} does not "
+                "exist (create it, or remove templates_dir to use templates/)"
+            )
         builtin = builtin_templates_dir()
-        if builtin not in folders:
-            folders.append(builtin)
-        return cls(tuple(folders))
+        if project_dir.is_dir() and project_dir != builtin:
+            folders.append(project_dir)
+            origins.append("project")
+        folders.append(builtin)
+        origins.append("built-in")
+        return cls(tuple(folders), tuple(origins))
+
+    def _origin(self, index: int) -> str:
+        return self.origins[index] if index < len(self.origins) else "built-in"
+
+    def sources(self) -> list[ThemeSource]:
+        """Every theme with the folder it resolves from, first match wins."""
+        found: dict[str, list[tuple[Path, str]]] = {}
+        for index, folder in enumerate(self.folders):
+            if not folder.is_dir():
+                continue
+            for theme in sorted(folder.iterdir()):
+                if (theme / ENTRY).is_file():
+                    found.setdefault(theme.name, []).append((theme, self._origin(index)))
+        return [
+            ThemeSource(name, places[0][0], places[0][1], tuple(o for _, o in places[1:]))
+            for name, places in sorted(found.items())
+        ]
+
+    def find_file(self, name: str) -> Path:
+        """The file a template name such as ``mytheme/logo.png`` resolves to, by the same rules
+        as templates (``builtin/`` reaches past the overrides). Refuses names that leave the
+        template folders."""
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            raise RenderError(
+                f"asset {name!r}: give a path inside the template folders, like 'mytheme/logo.png'"
+            )
+        folders: tuple[Path, ...] = self.folders
+        if name.startswith(BUILTIN_PREFIX):
+            folders, pure = (builtin_templates_dir(),), PurePosixPath(name[len(BUILTIN_PREFIX) :])
+        for folder in folders:
+            candidate = folder.joinpath(*pure.parts)
+            if candidate.is_file() and candidate.resolve().is_relative_to(folder.resolve()):
+                return candidate
+        where = ", ".join(str(f) for f in folders)
+        raise RenderError(f"asset {name!r} not found in the template folders ({where})")
+
+    def asset_data_uri(self, name: str) -> Markup:
+        """A theme file (logo, image, font) as a ``data:`` URI, so that the HTML stays one
+        self-contained file and WeasyPrint needs to fetch nothing."""
+        path = self.find_file(name)
+        data = path.read_bytes()
+        if len(data) > MAX_ASSET_BYTES:
+            raise RenderError(
+                f"{path}: asset is {len(data) // 1024} KiB; shrink it below "
+                f"{MAX_ASSET_BYTES // 1024 // 1024} MiB (records are mailed around)"
+            )
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return Markup(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
+
+    def eject(self, theme: str, target_root: Path, force: bool) -> Path:
+        """Copy a built-in theme to ``target_root/theme`` for editing; never clobber silently."""
+        source = builtin_templates_dir() / theme
+        if not (source / ENTRY).is_file():
+            known = ", ".join(sorted(p.name for p in builtin_templates_dir().iterdir()
+                                     if (p / ENTRY).is_file()))  # fmt: skip
+            raise RenderError(f"no built-in theme {theme!r}; built-in themes: {known}")
+        target = target_root / theme
+        if target.exists() and not force:
+            raise OutputError(f"{target} already exists; pass --force to overwrite it")
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(source, target)
+        except OSError as exc:
+            raise OutputError(f"cannot copy theme {theme!r} to {target}: {exc.strerror}") from exc
+        return target
 
     def themes(self) -> list[str]:
-        names = {
-            p.name for folder in self.folders if folder.is_dir() for p in folder.iterdir()
-            if (p / ENTRY).is_file()
-        }  # fmt: skip
-        return sorted(names)
+        return [source.name for source in self.sources()]
 
     def environment(self) -> jinja2.Environment:
         loader = jinja2.ChoiceLoader(
@@ -63,10 +155,12 @@ class ThemeSearchPath:
                 ),
             ]
         )
-        return jinja2.Environment(
+        env = jinja2.Environment(
             loader=loader,
             autoescape=jinja2.select_autoescape(["html", "htm", "xml", "svg"]),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        env.globals["asset"] = self.asset_data_uri
+        return env
