@@ -374,6 +374,36 @@ def schema() -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
+@cli.command()
+@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)  # fmt: skip
+@click.option(
+    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None, help="Folder searched for templates before the project's and the built-ins.",
+)  # fmt: skip
+def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -> None:
+    """Preview records in the browser, rebuilt and reloaded on every change.
+
+    Builds the experiments (all, or each ID given) to HTML, serves them on 127.0.0.1 only, and
+    watches the specs, programs, templates and labreport.toml: a change rebuilds what it affects
+    (a prose or template edit runs no program) and the open page reloads itself. A build error
+    is shown on the page; fix the file and the page comes back. Ctrl-C stops.
+    """
+    from labreport.project import find_project
+    from labreport.serve import PreviewServer
+    from labreport.spec import resolve_ids
+
+    project = find_project()
+    ids = resolve_ids(project.experiments_dir, list(experiments)) if experiments else None
+    server = PreviewServer(project, ids, templates_dir.resolve() if templates_dir else None, port)
+    click.echo(f"Serving {server.url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
 def main() -> None:
     """Entry point: user errors become one line and an exit code; ``--debug`` shows tracebacks."""
     try:

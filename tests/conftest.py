@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,3 +28,11 @@ def working_directory(path: Path) -> Iterator[None]:
 def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(REPO)
     return REPO
+
+
+def copy_project(name: str, destination: Path) -> Path:
+    """A private copy of ``tests/projects/<name>``, without outputs or caches a run left there."""
+    shutil.copytree(
+        PROJECTS / name, destination, ignore=shutil.ignore_patterns(".labreport", "build")
+    )
+    return destination

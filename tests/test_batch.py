@@ -17,7 +17,7 @@ from labreport.cli import cli
 from labreport.project import load_project
 from labreport.runner import RunResult
 
-from conftest import PROJECTS
+from conftest import copy_project
 
 
 class Events:
@@ -40,9 +40,7 @@ class Events:
 
 @pytest.fixture
 def mini(tmp_path: Path) -> Path:
-    root = tmp_path / "mini"
-    shutil.copytree(PROJECTS / "mini", root)
-    return root
+    return copy_project("mini", tmp_path / "mini")
 
 
 def build(root: Path, *ids: str, jobs: int = 1, **options: object) -> Events:

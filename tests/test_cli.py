@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from labreport import __version__
 from labreport.cli import cli
 
-from conftest import PROJECTS, REPO
+from conftest import REPO, copy_project
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -66,8 +66,9 @@ def test_build_needs_an_experiment(in_repo: Path) -> None:
 def test_failing_program_fails_the_build_in_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(PROJECTS / "faulty")
-    code, output = invoke("build", "crash", "--out", str(tmp_path))
+    monkeypatch.chdir(copy_project("faulty", tmp_path / "faulty"))
+    out = tmp_path / "out"
+    code, output = invoke("build", "crash", "--out", str(out))
     assert code == 1
     error_lines = [line for line in output.splitlines() if line.startswith("Error:")]
     assert error_lines == [
@@ -75,13 +76,13 @@ def test_failing_program_fails_the_build_in_one_line(
         "(fix the program, or set allow_errors: true to render the failure)"
     ]
     assert "Traceback" not in output
-    assert not list(tmp_path.iterdir()), "nothing is written for a failed build"
+    assert not out.exists() or not list(out.iterdir()), "nothing is written for a failed build"
 
 
 def test_allowed_error_is_rendered_and_marked(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(PROJECTS / "faulty")
+    monkeypatch.chdir(copy_project("faulty", tmp_path / "faulty"))
     code, output = invoke("build", "allowed", "--format", "html", "--out", str(tmp_path))
     assert code == 0, output
     soup = BeautifulSoup((tmp_path / "allowed.html").read_text(), "html.parser")
@@ -95,7 +96,7 @@ def test_allowed_error_is_rendered_and_marked(
 def test_prose_using_an_unrecorded_value_names_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(PROJECTS / "faulty")
+    monkeypatch.chdir(copy_project("faulty", tmp_path / "faulty"))
     code, output = invoke("build", "undefined", "--format", "html", "--out", str(tmp_path))
     assert code == 1
     assert output.strip().splitlines()[-1] == (

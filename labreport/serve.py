@@ -1,0 +1,245 @@
+"""``labreport serve``: build, serve the HTML on loopback, rebuild on change, reload the page.
+
+The loop is deliberately simple: poll the modification times of everything a record depends on
+(the experiments' folders, ``labreport.toml``, the template folders) twice a second and, on any
+change, hand the served experiments to the ordinary :class:`~labreport.build.Builder`. Its
+up-to-date stamps and run cache decide what is affected: a prose edit re-renders one record
+without running anything, a code edit re-runs that program only. The page asks the server for a
+generation number and reloads itself when it changes; the script is added when a page is
+served, never written into the record on disk.
+"""
+
+from __future__ import annotations
+
+import html
+import http.server
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from labreport.build import Builder, BuildOptions, ExperimentOutcome
+from labreport.errors import LabreportError, UsageError
+from labreport.progress import LineProgress
+from labreport.project import Project, load_project
+from labreport.spec import discover
+
+POLL_SECONDS = 0.5
+PREVIEW_DIR = "preview"
+_PAGE = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.html$")
+_RELOAD = """<script>
+(function () {{
+  var seen = {generation};
+  setInterval(function () {{
+    fetch("/__labreport__/generation", {{cache: "no-store"}})
+      .then(function (r) {{ return r.text(); }})
+      .then(function (t) {{ if (Number(t) !== seen) location.reload(); }})
+      .catch(function () {{}});
+  }}, 700);
+}})();
+</script>"""
+
+
+class PreviewState:
+    """What the server shows; written by the build loop, read by request threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.ids: list[str] = []
+        self.errors: dict[str, str] = {}
+        self.building = True
+
+    def publish(self, ids: list[str], outcomes: Iterable[ExperimentOutcome]) -> None:
+        with self.lock:
+            for outcome in outcomes:
+                if outcome.status == "failed":
+                    self.errors[outcome.id] = outcome.error or "build failed"
+                else:
+                    self.errors.pop(outcome.id, None)
+            self.ids = ids
+            self.building = False
+            self.generation += 1
+
+
+def _snapshot(paths: Iterable[Path]) -> dict[str, tuple[int, int]]:
+    """Modification time and size of every file under ``paths``; cheap enough to poll."""
+    seen: dict[str, tuple[int, int]] = {}
+    for root in paths:
+        if root.is_file():
+            stat = root.stat()
+            seen[str(root)] = (stat.st_mtime_ns, stat.st_size)
+            continue
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                seen[path] = (stat.st_mtime_ns, stat.st_size)
+    return seen
+
+
+class PreviewServer:
+    """One project's live preview on ``127.0.0.1:port``."""
+
+    def __init__(
+        self, project: Project, ids: list[str] | None, templates_dir: Path | None, port: int
+    ) -> None:
+        self.project = project
+        self.requested = ids
+        self.templates_dir = templates_dir
+        self.out_dir = project.root / ".labreport" / PREVIEW_DIR
+        self.state = PreviewState()
+        self.progress = LineProgress(sys.stderr)
+        handler = _handler_for(self)
+        try:
+            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError as exc:
+            raise UsageError(
+                f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                "choose another port, or --port 0 for any free one"
+            ) from exc
+        self.httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def _ids(self) -> list[str]:
+        return self.requested or discover(self.project.experiments_dir)
+
+    def _watched(self, builder: Builder) -> list[Path]:
+        paths = [self.project.experiments_dir, self.project.config_path]
+        return paths + list(builder.search_path.folders)
+
+    def build_once(self) -> list[Path]:
+        """Build what changed; publish the outcome; return the paths to watch next."""
+        try:
+            self.project = load_project(self.project.root)
+            options = BuildOptions(
+                formats=("html",), out_dir=self.out_dir, templates_dir=self.templates_dir
+            )
+            builder = Builder(self.project, options, self.progress)
+        except LabreportError as exc:  # a broken labreport.toml: show it on every page
+            ids = self._ids()
+            failed = [ExperimentOutcome(i, "failed", error=exc.format_message()) for i in ids]
+            self.state.publish(ids, failed)
+            return [self.project.experiments_dir, self.project.config_path]
+        ids = self._ids()
+        outcomes = builder.build_many(ids, 1)
+        changed = [o for o in outcomes if o.status != "up-to-date"]
+        if changed or not self.state.generation:
+            self.state.publish(ids, outcomes)
+        for outcome in outcomes:
+            if outcome.status == "failed":
+                self.progress.stream.write(f"Error: {outcome.error}\n")
+        return self._watched(builder)
+
+    def serve_forever(self) -> None:
+        """Serve in a background thread; build and watch in this one until Ctrl-C."""
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            watched = self.build_once()
+            before = _snapshot(watched)
+            while True:
+                time.sleep(POLL_SECONDS)
+                now = _snapshot(watched)
+                if now != before:
+                    time.sleep(POLL_SECONDS / 2)  # let an editor finish writing
+                    watched = self.build_once()
+                    before = _snapshot(watched)
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    # ------------------------------------------------------------------ pages
+    def page(self, exp_id: str) -> tuple[int, bytes]:
+        with self.state.lock:
+            error = self.state.errors.get(exp_id)
+            generation, known, building = (
+                self.state.generation, exp_id in self.state.ids, self.state.building,
+            )  # fmt: skip
+        if building:
+            return 200, self._message_page("Building ...", "The first build is running.", 0)
+        if not known:
+            return 404, self._message_page("Not found", f"No experiment {exp_id!r}.", generation)
+        if error is not None:
+            return 200, self._message_page(f"{exp_id}: build failed", error, generation)
+        try:
+            text = (self.out_dir / f"{exp_id}.html").read_text(encoding="utf-8")
+        except OSError as exc:
+            return 500, self._message_page(exp_id, f"cannot read the record: {exc}", generation)
+        script = _RELOAD.format(generation=generation)
+        head, sep, tail = text.rpartition("</body>")
+        return 200, ((head + script + sep + tail) if sep else (text + script)).encode("utf-8")
+
+    def index(self) -> tuple[int, bytes]:
+        with self.state.lock:
+            ids, errors, generation = (
+                list(self.state.ids),
+                dict(self.state.errors),
+                (self.state.generation),
+            )
+        items = "".join(
+            f'<li><a href="/{html.escape(i)}.html">{html.escape(i)}</a>'
+            + (' <strong class="failed">build failed</strong>' if i in errors else "")
+            + "</li>"
+            for i in ids
+        )
+        body = f"<ul>{items}</ul>" if ids else "<p>Building ...</p>"
+        return 200, self._page("labreport preview", body, generation)
+
+    def _message_page(self, title: str, message: str, generation: int) -> bytes:
+        body = f'<pre style="white-space: pre-wrap; color: #a40000">{html.escape(message)}</pre>'
+        return self._page(title, body, generation)
+
+    def _page(self, title: str, body: str, generation: int) -> bytes:
+        return (
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<title>{html.escape(title)}</title></head><body style="font-family: sans-serif">'
+            f"<h1>{html.escape(title)}</h1>{body}{_RELOAD.format(generation=generation)}"
+            "</body></html>"
+        ).encode()
+
+
+def _handler_for(server: PreviewServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            path = self.path.split("?", 1)[0]
+            if path == "/__labreport__/generation":
+                with server.state.lock:
+                    status, body, kind = 200, str(server.state.generation).encode(), "text/plain"
+            elif path == "/__labreport__/status":
+                with server.state.lock:
+                    data: dict[str, Any] = {
+                        "generation": server.state.generation,
+                        "experiments": server.state.ids,
+                        "errors": server.state.errors,
+                    }
+                status, body, kind = 200, json.dumps(data).encode(), "application/json"
+            elif path in ("/", "/index.html"):
+                (status, body), kind = server.index(), "text/html; charset=utf-8"
+            elif match := _PAGE.match(path):
+                (status, body), kind = server.page(match.group(1)), "text/html; charset=utf-8"
+            else:
+                status, body, kind = 404, b"not found", "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - API name
+            pass  # requests are not news; build events are
+
+    return Handler
