@@ -33,6 +33,7 @@ from labreport.errors import (
     CheckFailed,
     LabreportError,
     OutputError,
+    RenderError,
     RunError,
     SpecError,
     UsageError,
@@ -359,9 +360,13 @@ class Builder:
                 f"{check.claim.striptags()} ({check.expr})"
                 for check in context["checks"] if not check.passed
             ]  # fmt: skip
-            html = render_html(
-                context, self.options.theme or source.spec.template, self.search_path
-            )
+            try:
+                html = render_html(
+                    context, self.options.theme or source.spec.template, self.search_path
+                )
+            except RenderError as exc:  # a theme's mistake: say which record hit it, and where
+                where = exc.format_message().replace(f"{self.project.root}{os.sep}", "")
+                raise RenderError(f"{source.id}: {where}") from exc
             refused = outside_references(html, self.project.root)
             rendered: dict[Format, bytes] = {}
             if "html" in self.options.formats:

@@ -63,7 +63,17 @@ _markdown = (
         double_inline=True,
     )  # fmt: skip
 )
-_sandbox = SandboxedEnvironment(undefined=_Undefined, autoescape=False)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$!#|~])")
+
+
+def _as_text(value: Any) -> str:
+    """What a placeholder prints is data, not Markdown: a recorded "a*b" or a literal
+    "{{ 7*7 }}" must not turn into emphasis or a formula. Digits, '.', '-' and '+' are left
+    alone, so numbers read the same inside `code` and $math$."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+
+
+_sandbox = SandboxedEnvironment(undefined=_Undefined, autoescape=False, finalize=_as_text)
 
 #: Names prose placeholders may use; a loop adds its own variables.
 PROSE_NAMES = frozenset({"results", "spec", "loop"})

@@ -664,3 +664,59 @@ def test_two_builds_at_once_both_finish_and_build_each_experiment_once(tmp_path:
     assert leftovers(root) == []
     states = [json.loads(p.read_text()) for p in (root / ".labreport" / "state").glob("*.json")]
     assert len(states) == 2
+
+
+# ------------------------------------------------------------------------------ 13: literal text
+
+
+def test_markup_and_template_syntax_are_shown_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_project(tmp_path)
+    result = build(root, monkeypatch, "literal")
+    assert result.exit_code == 0, result.output
+    soup = html_of(root, "literal")
+    assert soup.select("script") == [], "no script element comes from spec text or output"
+    assert soup.select_one("pre.output").get_text() == (
+        "<script>alert('output')</script>\n</pre><h1>not a heading</h1>\n"
+        "{{ 7*7 }} {% include 'x.html' %}\n"
+    )
+    assert soup.select_one("h1.doc-title").get_text() == (
+        "Experiment 13: Literal <script>alert(1)</script> {{ 7*7 }}"
+    )
+    aim = soup.select_one("section.aim").get_text(" ", strip=True)
+    assert "<script>alert('aim')</script>, </pre>, {{ 7*7 }} and {% include 'x.html' %}" in aim
+    description = soup.select_one("section.description").get_text(" ", strip=True)
+    assert '{{ 7*7 }} and a {% include "/etc/passwd" %}' in description
+    assert "root:" not in description, "nothing was included"
+    # The one real placeholder is filled, and the recorded string is text, not markup.
+    assert "templating: <i>recorded</i> {{ 7*7 }}" in description
+    assert "49" not in soup.get_text()
+    pdf = "".join(p.extract_text() for p in PdfReader(root / "build" / "literal.pdf").pages)
+    assert "<script>alert('output')</script>" in pdf and "{{ 7*7 }}" in pdf
+    assert "not a heading" in pdf and "49" not in pdf
+
+
+# ------------------------------------------------------------------------------ 15: template errors
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        ("{% block aim %}\n{% if %}\n{% endblock %}", 3, "template syntax error: "),
+        ("{% block aim %}\n\n{{ aim.nope() }}\n{% endblock %}", 4, "has no attribute 'nope'"),
+    ],
+    ids=["syntax", "runtime"],
+)
+def test_template_error_names_file_and_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, line: int, message: str
+) -> None:
+    root = copy_project(tmp_path)
+    theme = root / "templates" / "worksheet"
+    theme.mkdir(parents=True)
+    (theme / "record.html").write_text('{% extends "builtin/worksheet/record.html" %}\n' + body)
+    result = build(root, monkeypatch, "calm", "--template", "worksheet", "--format", "html")
+    assert result.exit_code == 1
+    [error] = errors(result)
+    assert re.match(rf"Error: calm: .*templates/worksheet/record\.html:{line}: ", error), error
+    assert message in error
