@@ -36,7 +36,10 @@ class Formula:
         """An ``<img>`` whose baseline sits on the text's baseline; its alt text is the TeX."""
         data = base64.b64encode(self.svg).decode("ascii")
         css = "math-display" if display else "math-inline"
-        style = f"height:{self.height_em:.3f}em;vertical-align:{-self.depth_em:.3f}em"
+        style = (
+            f"width:{self.width_em:.3f}em;height:{self.height_em:.3f}em;"
+            f"vertical-align:{-self.depth_em:.3f}em"
+        )
         alt = html.escape(tex.strip())
         src = f"data:image/svg+xml;base64,{data}"
         return f'<img class="{css}" style="{style}" alt="{alt}" src="{src}">'

@@ -68,6 +68,7 @@ def test_blocks_in_the_order_of_the_worksheet_format(pages: list[str]) -> None:
         "Experiment 10: Recurrent Neural networks with Pytorch",
         "Aim/Objective:",
         "Description:",
+        "Theory:",
         "Pre-Requisites:",
         "Pre-Lab:",
         "In-Lab:",
@@ -77,6 +78,7 @@ def test_blocks_in_the_order_of_the_worksheet_format(pages: list[str]) -> None:
         "Analysis and Inferences:",
         "Sample VIVA-VOCE Questions (In-Lab):",
         "Post-Lab:",
+        "Claims Checked by the Run:",
         "Evaluator Remark (if Any):",
         "Signature of the Evaluator with Date",
         "Evaluator MUST ask Viva-voce prior to signing and posting marks for each experiment.",
@@ -127,3 +129,12 @@ def test_postlab_result_states_the_printed_mses(soup: BeautifulSoup) -> None:
         assert "LSTM outperforms RNN with lower mean squared error (MSE)" in block
     else:
         assert "did not outperform" in block
+
+
+def test_theory_states_rnn_and_lstm_equations_and_every_check_passes(soup: BeautifulSoup) -> None:
+    formulas = [img["alt"] for img in soup.select("section.theory img.math-display")]
+    assert formulas[0].startswith("h_t = \\tanh(W_{ih} x_t")
+    assert "c_t = f_t \\odot c_{t-1} + i_t \\odot \\tilde{c}_t" in formulas
+    checks = soup.select("section.checks li.check")
+    assert len(checks) == 4
+    assert [li["class"] for li in checks] == [["check", "passed"]] * 4
