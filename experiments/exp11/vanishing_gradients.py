@@ -135,9 +135,7 @@ def evaluate(model, x, y):
 
 # ---- (a) Test loss against sequence length -------------------------------------
 print(f"Delayed recall of 1 of {N_SYMBOLS} symbols, chance loss {CHANCE_LOSS:.3f}")
-print(
-    f"Per network: hidden {HIDDEN_SIZE}, batch {BATCH_SIZE}, <={MAX_STEPS} Adam steps"
-)
+print(f"Per network: hidden {HIDDEN_SIZE}, batch {BATCH_SIZE}, <={MAX_STEPS} steps")
 test_loss = {name: [] for name in CELLS}
 test_acc = {name: [] for name in CELLS}
 initial, trained = {}, {}  # each cell's network before and after training, for (b)
@@ -179,16 +177,13 @@ for name in CELLS:
 # For comparison: an LSTM with PyTorch's default biases (gates half open, f ~ 0.5).
 torch.manual_seed(L)
 default_lstm = Recaller(nn.LSTM, L, chrono=False)
-norms["before"]["LSTM, default biases"] = default_lstm.hidden_grad_norms(
-    x_probe, y_probe
-)
+default_norms = default_lstm.hidden_grad_norms(x_probe, y_probe)
+norms["before"]["LSTM, default biases"] = default_norms
 
 print()
 print(f"Gradient reaching the first step, L = {L}:")
-print(
-    f"  first/last = ||dL/dh_0|| / ||dL/dh_{L - 1}||,"
-    f"  first/middle = ||dL/dh_0|| / ||dL/dh_{MID}||"
-)
+print(f"  first/last   = ||dL/dh_0|| / ||dL/dh_{L - 1}||")
+print(f"  first/middle = ||dL/dh_0|| / ||dL/dh_{MID}||")
 print(f"{'':38}{'first/last':>12}{'first/middle':>14}")
 for stage, suffix in (("before", "init"), ("after", "trained")):
     for name, g in norms[stage].items():
