@@ -52,6 +52,7 @@ from labreport.runner import (
 from labreport.spec import ExperimentSource, Program, load_experiment
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
+from labreport.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class BuildOptions:
     templates_dir: Path | None = None
     force: bool = False
     strict: bool = False  # a failed check fails the experiment
+    warm: bool = True  # fork programs from a warm interpreter (see labreport.warm)
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 class Builder:
     """Builds experiments of one project with one set of options."""
 
-    def __init__(self, project: Project, options: BuildOptions, events: BuildEvents) -> None:
+    def __init__(
+        self,
+        project: Project,
+        options: BuildOptions,
+        events: BuildEvents,
+        warm: WarmPool | None = None,
+    ) -> None:
+        """``warm``: a pool to share across builders (``labreport serve``); by default each
+        builder starts its own, closed when :meth:`build_many` returns."""
         self.project = project
         self.options = options
         self.events = events
@@ -155,6 +165,8 @@ class Builder:
         self.state = BuildState(self.work / "state")
         self._render_lock = threading.Lock()
         self._cancel = threading.Event()
+        self._own_warm = warm is None and options.warm
+        self.warm = WarmPool() if self._own_warm else warm
 
     # ------------------------------------------------------------------ many experiments
     def build_many(self, ids: Sequence[str], jobs: int = 1) -> list[ExperimentOutcome]:
@@ -163,7 +175,7 @@ class Builder:
         An interruption (KeyboardInterrupt, SIGTERM, SIGHUP) stops every running program, starts
         no other, and is raised again once the workers are done.
         """
-        with _terminations_interrupt():
+        with _terminations_interrupt(), self._warm_pool():
             if jobs <= 1 or len(ids) <= 1:
                 return [self.build(exp_id) for exp_id in ids]
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
@@ -175,6 +187,14 @@ class Builder:
                 raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    @contextlib.contextmanager
+    def _warm_pool(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self._own_warm and self.warm is not None:
+                self.warm.close()
 
     def build(self, exp_id: str) -> ExperimentOutcome:
         """Build one experiment; a user-facing error becomes a failed outcome."""
@@ -335,7 +355,7 @@ class Builder:
         try:
             return run_program(
                 source.folder, program.code, args=program.args, seed=program.seed,
-                limits=limits, cancel=self._cancel,
+                limits=limits, cancel=self._cancel, warm=self.warm,
             )  # fmt: skip
         except OSError as exc:
             raise RunError(

@@ -58,6 +58,10 @@ def cli(debug: bool) -> None:
     "--strict", is_flag=True,
     help="Fail an experiment whose checks (the spec's checks: claims) the run does not bear out.",
 )  # fmt: skip
+@click.option(
+    "--fresh", is_flag=True,
+    help="Start each program in a new interpreter instead of forking the warm one (slower).",
+)  # fmt: skip
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -69,6 +73,7 @@ def build(
     jobs: int | None,
     quiet: bool,
     strict: bool,
+    fresh: bool,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -99,6 +104,7 @@ def build(
         templates_dir=templates_dir.resolve() if templates_dir else None,
         force=force,
         strict=strict,
+        warm=not fresh,
     )
     progress = _progress_display(quiet)
     start = time.perf_counter()

@@ -95,7 +95,7 @@ def _user_traceback(exc: BaseException, program: str) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the labreport that started it dies."""
     parent = os.environ.get("LABREPORT_PARENT_PID")
     if not parent or not sys.platform.startswith("linux"):
@@ -111,11 +111,16 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     result_dir, seed_text, program, *args = argv
-    _die_with_parent()
+    die_with_parent()
     faulthandler.enable()
     seed = int(seed_text)
     random.seed(seed)
-    sys.meta_path.insert(0, _AfterImport({"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}))
+    hooks = {"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}
+    for name in list(hooks):
+        if name in sys.modules:  # preloaded by the warm interpreter: seed it now
+            hooks.pop(name)(sys.modules[name])
+    if hooks:
+        sys.meta_path.insert(0, _AfterImport(hooks))
     sys.argv = [program, *args]
     sys.path[0] = os.path.dirname(os.path.abspath(program))
     report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}

@@ -31,6 +31,7 @@ from typing import IO, Any, Literal
 
 from labreport import process
 from labreport.console import terminal_text
+from labreport.warm import WarmChild, WarmPool, program_kind
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class _Drain(threading.Thread):
         return b"".join(list(self.chunks)), self.dropped
 
 
-def _kill_tree(proc: subprocess.Popen[bytes], token: str) -> None:
+def _kill_tree(proc: subprocess.Popen[bytes] | WarmChild, token: str) -> None:
     """Kill the program with everything it started, including processes that left its group."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -217,7 +218,7 @@ Ending = Literal["exit", "timeout", "memory"]
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], limits: RunLimits, cancel: threading.Event | None
+    proc: subprocess.Popen[bytes] | WarmChild, limits: RunLimits, cancel: threading.Event | None
 ) -> tuple[Ending, int]:
     """Wait for the program while watching its clock, its memory and the build's cancel flag."""
     deadline = time.monotonic() + limits.timeout
@@ -269,8 +270,13 @@ def run_program(
     seed: int = 0,
     limits: RunLimits | None = None,
     cancel: threading.Event | None = None,
+    warm: WarmPool | None = None,
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
+
+    With ``warm``, the program is forked from a warm interpreter that has NumPy, matplotlib
+    and (if the program imports it) PyTorch loaded already; else, or if that fails, it runs in
+    a new interpreter. Either way it starts from a state no other program touched.
 
     Setting ``cancel`` kills the program and raises :class:`RunCancelled` within a fraction of a
     second. ``OSError`` means the run could not be set up (a full disk, no processes left).
@@ -281,20 +287,23 @@ def run_program(
         work, results = Path(tmp, "work"), Path(tmp, "results")
         shutil.copytree(experiment_dir, work, ignore=_IGNORED)
         results.mkdir()
-        command = [
-            sys.executable, "-m", "labreport.harness", str(results), str(seed), code,
-            *args,
-        ]  # fmt: skip
+        harness_args = [str(results), str(seed), code, *args]
+        env = _child_env(results, limits, token)
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            command,
-            cwd=work,
-            env=_child_env(results, limits, token),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc: subprocess.Popen[bytes] | WarmChild | None = None
+        if warm is not None:
+            kind = program_kind(work / code)
+            proc = warm.spawn(kind, env, work, harness_args, limits.threads)
+        if proc is None:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "labreport.harness", *harness_args],
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         assert proc.stdout is not None
         drain = _Drain(proc.stdout, limits.output_limit)
         drain.start()
@@ -302,11 +311,11 @@ def run_program(
             ending, used = _supervise(proc, limits, cancel)
         finally:
             _kill_tree(proc, token)  # also whatever the program left running in the background
-            proc.wait()
+            returncode = proc.wait()
         raw, dropped = drain.collect()
         duration = time.perf_counter() - start
         report = _read_exit_report(results)
-        status, error = _status(ending, used, proc.returncode, report, limits)
+        status, error = _status(ending, used, returncode, report, limits)
         output = terminal_text(raw)
         if dropped:
             output += (
@@ -326,7 +335,7 @@ def run_program(
             output=output,
             figures=figures,
             records=_read_records(results),
-            exit_code=proc.returncode,
+            exit_code=returncode,
             error=error,
             traceback=report.get("traceback"),
             duration=duration,

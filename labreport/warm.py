@@ -1,0 +1,193 @@
+"""The runner's side of the warm interpreter (:mod:`labreport.zygote`).
+
+:class:`WarmPool` starts at most one zygote per kind (``numpy``, ``torch``) on first need and
+hands out :class:`WarmChild` objects that look to the runner like a ``subprocess.Popen``: a
+``pid`` (also its session and process group), an output pipe, ``wait`` and ``returncode``. Which
+kind a program needs is read from its imports, so a NumPy-only program never waits for torch.
+If a zygote cannot start or dies, :meth:`WarmPool.spawn` returns None and the runner falls back
+to a fresh interpreter: the warm path is an optimisation, never a requirement.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT = 120.0  # importing torch on a busy machine
+#: Per-run variables a zygote must not carry: a run's kill-by-token scan would find it.
+_PER_RUN = ("LABREPORT_RUN", "LABREPORT_FIGURES", "LABREPORT_RECORDS")
+
+
+def program_kind(source: Path) -> str:
+    """``torch`` if the program (or a module next to it) imports torch, else ``numpy``."""
+    files = [source, *source.parent.glob("*.py")]
+    for path in files:
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue  # a syntax error is the program's to report, in either kind
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                if any(alias.name.split(".")[0] == "torch" for alias in node.names):
+                    return "torch"
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+                return "torch"
+    return "numpy"
+
+
+class WarmChild:
+    """A program forked by a zygote, as the runner sees it."""
+
+    def __init__(self, zygote: _Zygote, request_id: str, pid: int, stdout: IO[bytes]) -> None:
+        self._zygote, self.id, self.pid, self.stdout = zygote, request_id, pid, stdout
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        done = self._zygote.finished(self.id, timeout)
+        if done is None:
+            raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+        self.returncode = done
+        return done
+
+
+class _Zygote:
+    """One warm interpreter and the thread that reads its messages."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labreport.zygote", kind, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        theirs.close()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._pids: dict[str, int] = {}
+        self._ends: dict[str, int] = {}
+        self.alive = True
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True, name=f"zygote-{kind}").start()
+
+    def _read(self) -> None:
+        try:
+            while message := self.sock.recv(65536):
+                for line in message.splitlines():
+                    data = json.loads(line)
+                    if data.get("ready"):
+                        self.ready.set()
+                        continue
+                    with self._changed:
+                        if "pid" in data:
+                            self._pids[data["id"]] = int(data["pid"])
+                        else:
+                            self._ends[data["id"]] = os.waitstatus_to_exitcode(data["status"])
+                        self._changed.notify_all()
+        except (OSError, ValueError):
+            pass
+        with self._changed:
+            self.alive = False
+            self.ready.set()
+            self._changed.notify_all()
+
+    def spawn(self, request: dict[str, Any], out_fd: int) -> int | None:
+        if not self.ready.wait(_START_TIMEOUT) or not self.alive:
+            return None
+        request_id = request["id"]
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], [out_fd])
+        except OSError:
+            return None
+        with self._changed:
+            self._changed.wait_for(lambda: request_id in self._pids or not self.alive, 30)
+            return self._pids.get(request_id)
+
+    def finished(self, request_id: str, timeout: float | None) -> int | None:
+        with self._changed:
+            self._changed.wait_for(lambda: request_id in self._ends or not self.alive, timeout)
+            if request_id in self._ends:
+                return self._ends.pop(request_id)
+            if not self.alive:
+                return -9  # the zygote died; so did (PDEATHSIG) or will its children
+            return None
+
+    def close(self) -> None:
+        # shutdown, not just close: the reader thread's recv() holds the socket open, and the
+        # zygote only leaves when it sees the end of the stream.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WarmPool:
+    """The warm interpreters of one build (or one ``labreport serve`` session)."""
+
+    def __init__(self) -> None:
+        self._zygotes: dict[str, _Zygote] = {}
+        self._lock = threading.Lock()
+
+    def _zygote(self, kind: str, env: dict[str, str]) -> _Zygote | None:
+        with self._lock:
+            zygote = self._zygotes.get(kind)
+            if zygote is None or not zygote.alive:
+                try:
+                    own = {k: v for k, v in env.items() if k not in _PER_RUN}
+                    zygote = self._zygotes[kind] = _Zygote(kind, own)
+                except OSError as exc:
+                    log.warning("no warm interpreter (%s): programs start fresh", exc)
+                    return None
+            return zygote
+
+    def prestart(self, kind: str, env: dict[str, str]) -> None:
+        """Start the ``kind`` zygote now, so its imports overlap with other work."""
+        self._zygote(kind, env)
+
+    def spawn(
+        self, kind: str, env: dict[str, str], cwd: Path, argv: list[str], threads: int
+    ) -> WarmChild | None:
+        """Fork the program described by ``argv`` (the harness's arguments); None: run fresh."""
+        zygote = self._zygote(kind, env)
+        if zygote is None:
+            return None
+        read_fd, write_fd = os.pipe()
+        child_env = {**env, "LABREPORT_PARENT_PID": str(zygote.proc.pid)}
+        request_id = uuid.uuid4().hex
+        request = {
+            "id": request_id, "cwd": str(cwd), "env": child_env, "argv": argv, "threads": threads,
+        }  # fmt: skip
+        try:
+            pid = zygote.spawn(request, write_fd)
+        finally:
+            os.close(write_fd)
+        if pid is None:
+            os.close(read_fd)
+            return None
+        return WarmChild(zygote, request_id, pid, os.fdopen(read_fd, "rb"))
+
+    def close(self) -> None:
+        with self._lock:
+            for zygote in self._zygotes.values():
+                zygote.close()
+            self._zygotes.clear()

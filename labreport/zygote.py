@@ -1,0 +1,143 @@
+"""The warm interpreter: imports the heavy libraries once, then forks a fresh child per program.
+
+``import torch`` costs ~2 s and its first optimiser another second (``torch._dynamo``); a
+course's programs each pay it again when each runs in a new interpreter. This process pays it
+once per build: it imports NumPy, matplotlib and (for the ``torch`` kind) PyTorch, runs no user
+code and no torch operation (so no thread pool exists to be inherited), and then, for each
+request, forks. The child is as isolated as a new interpreter where it matters: it gets its own
+session, working directory, environment, stdout/stderr, and runs the ordinary harness, which
+seeds ``random``, NumPy and PyTorch afresh. Nothing a program does can reach the next one: each
+starts from this untouched parent, never from a sibling.
+
+Protocol on the Unix socket given as ``fd``: the client sends one JSON request per message with
+the program's output pipe attached (SCM_RIGHTS); this process answers ``{"id", "pid"}`` when the
+child started and ``{"id", "status"}`` (a wait status) when it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any
+
+#: What each kind preloads; the child imports anything else itself, as a fresh interpreter would.
+PRELOAD = {
+    "numpy": ("numpy", "matplotlib", "matplotlib.pyplot", "labreport.mpl_backend"),
+    "torch": (
+        "numpy", "matplotlib", "matplotlib.pyplot", "labreport.mpl_backend",
+        "torch", "torch.nn", "torch.optim", "torch._dynamo",
+    ),
+}  # fmt: skip
+
+
+def _preload(kind: str) -> None:
+    import importlib
+
+    for name in PRELOAD[kind]:
+        with contextlib.suppress(ImportError):  # a missing library fails in the child, as usual
+            importlib.import_module(name)
+    import labreport.harness  # noqa: F401 - the code every child runs
+    import labreport.record  # noqa: F401
+
+
+def _child(request: dict[str, Any], out_fd: int, sock: socket.socket) -> None:
+    """In the forked child: become a fresh program run, then never return."""
+    code = 70
+    try:
+        sock.close()
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(devnull)
+        os.close(out_fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # Unbuffered, like PYTHONUNBUFFERED in a new interpreter: stdout and stderr interleave
+        # in the order written.
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True
+        )
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+            write_through=True,
+        )  # fmt: skip
+        threads = int(request.get("threads", 1))
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(threads)
+        from labreport import harness
+
+        code = harness.main(list(request["argv"]))
+    except BaseException:  # noqa: BLE001 - report and leave: this is a child, never the server
+        with contextlib.suppress(Exception):
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            import atexit
+
+            atexit._run_exitfuncs()  # what a new interpreter would run on its way out
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(sock: socket.socket) -> None:
+    """Fork a child per request; report starts and ends; stop when the client goes away."""
+    children: dict[int, Any] = {}
+    while True:
+        ready, _, _ = select.select([sock], [], [], 0.05)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            request_id = children.pop(pid, None)
+            if request_id is not None:
+                sock.sendall(json.dumps({"id": request_id, "status": status}).encode() + b"\n")
+        if not ready:
+            continue
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+        except OSError:
+            return
+        if not message:
+            return  # the client closed: labreport is done with us
+        request = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            _child(request, fds[0], sock)
+        os.close(fds[0])
+        children[pid] = request["id"]
+        sock.sendall(json.dumps({"id": request["id"], "pid": pid}).encode() + b"\n")
+
+
+def main(argv: list[str]) -> int:
+    kind, fd = argv[0], int(argv[1])
+    sock = socket.socket(fileno=fd)
+    from labreport.harness import die_with_parent
+
+    die_with_parent()
+    _preload(kind)
+    sock.sendall(b'{"ready": true}\n')
+    serve(sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

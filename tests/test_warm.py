@@ -1,0 +1,87 @@
+"""The warm interpreter: programs forked from it are as isolated as in a new interpreter."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labreport.runner import RunLimits, run_program
+from labreport.warm import WarmPool, program_kind
+
+LEAKY = """
+    import json, os, random, sys, wave
+    import numpy as np
+    import matplotlib
+    import matplotlib.pyplot as plt
+    {torch_leak}
+    json.LEAK = 1
+    os.environ["LEAK"] = "1"
+    sys.path.append("/leak")
+    random.random(); np.random.rand(5)
+    matplotlib.rcParams["lines.linewidth"] = 9
+    plt.figure(); plt.plot([1, 2])      # left open
+    plt.figure(); plt.plot([3, 4]); plt.show()
+    print("leaked")
+"""
+PROBE = """
+    import json, os, random, sys
+    import numpy as np
+    import matplotlib
+    import matplotlib.pyplot as plt
+    {torch_probe}
+    print("json.LEAK", hasattr(json, "LEAK"))
+    print("env", os.environ.get("LEAK"), "path", "/leak" in sys.path)
+    print("wave imported", "wave" in sys.modules)
+    print("random", random.random(), "numpy", np.random.rand())
+    print("linewidth", matplotlib.rcParams["lines.linewidth"], "figures", plt.get_fignums())
+    plt.figure(); plt.plot([5, 6]); plt.title("probe"); plt.show()
+"""
+TORCH_LEAK = "import torch; torch.manual_seed(5); torch.rand(3); torch.set_num_threads(2)"
+TORCH_PROBE = "import torch; print('torch', torch.rand(2).tolist(), torch.get_num_threads())"
+
+
+@pytest.mark.parametrize("with_torch", [False, True], ids=["numpy", "torch"])
+def test_nothing_leaks_between_programs_of_the_warm_interpreter(
+    tmp_path: Path, with_torch: bool
+) -> None:
+    leak, probe = (TORCH_LEAK, TORCH_PROBE) if with_torch else ("", "")
+    (tmp_path / "leaky.py").write_text(textwrap.dedent(LEAKY.format(torch_leak=leak)))
+    (tmp_path / "probe.py").write_text(textwrap.dedent(PROBE.format(torch_probe=probe)))
+    assert program_kind(tmp_path / "probe.py") == ("torch" if with_torch else "numpy")
+    limits = RunLimits(timeout=120, threads=1)
+    pool = WarmPool()
+    try:
+        first = run_program(tmp_path, "leaky.py", seed=3, limits=limits, warm=pool)
+        assert first.ok and first.output == "leaked\n" and len(first.figures) == 2
+        warm = run_program(tmp_path, "probe.py", seed=3, limits=limits, warm=pool)
+        again = run_program(tmp_path, "probe.py", seed=3, limits=limits, warm=pool)
+    finally:
+        pool.close()
+    fresh = run_program(tmp_path, "probe.py", seed=3, limits=limits)
+    assert warm.ok and fresh.ok, warm.output + fresh.output
+    assert warm.output == fresh.output == again.output
+    assert "json.LEAK False\nenv None path False\nwave imported False\n" in warm.output
+    assert "linewidth 1.5 figures []" in warm.output
+    if with_torch:
+        assert warm.output.splitlines()[0].endswith(" 1"), "one thread, as configured"
+    assert [f.title for f in warm.figures] == [f.title for f in fresh.figures] == ["probe"]
+    assert warm.figures[0].number == 1
+
+
+def test_warm_and_fresh_runs_report_failures_alike(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("print('before')\nraise ValueError('boom')\n")
+    pool = WarmPool()
+    try:
+        warm = run_program(tmp_path, "bad.py", limits=RunLimits(timeout=60), warm=pool)
+    finally:
+        pool.close()
+    fresh = run_program(tmp_path, "bad.py", limits=RunLimits(timeout=60))
+    assert (warm.status, warm.error, warm.exit_code) == ("error", "ValueError: boom", 1)
+    assert (warm.status, warm.error, warm.exit_code, warm.output) == (
+        fresh.status,
+        fresh.error,
+        fresh.exit_code,
+        fresh.output,
+    )
