@@ -28,6 +28,7 @@ from labreport.errors import LabreportError, UsageError
 from labreport.progress import LineProgress
 from labreport.project import Project, load_project
 from labreport.spec import discover
+from labreport.warm import WarmPool
 
 POLL_SECONDS = 0.5
 PREVIEW_DIR = "preview"
@@ -99,6 +100,9 @@ class PreviewServer:
         self.out_dir = project.root / ".labreport" / PREVIEW_DIR
         self.state = PreviewState()
         self.progress = LineProgress(sys.stderr)
+        # One warm interpreter for the whole session: a program whose code changed is re-run
+        # without paying for its imports again.
+        self.warm = WarmPool()
         handler = _handler_for(self)
         try:
             self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -127,7 +131,7 @@ class PreviewServer:
             options = BuildOptions(
                 formats=("html",), out_dir=self.out_dir, templates_dir=self.templates_dir
             )
-            builder = Builder(self.project, options, self.progress)
+            builder = Builder(self.project, options, self.progress, warm=self.warm)
         except LabreportError as exc:  # a broken labreport.toml: show it on every page
             ids = self._ids()
             failed = [ExperimentOutcome(i, "failed", error=exc.format_message()) for i in ids]
@@ -160,6 +164,7 @@ class PreviewServer:
         finally:
             self.httpd.shutdown()
             self.httpd.server_close()
+            self.warm.close()
 
     # ------------------------------------------------------------------ pages
     def page(self, exp_id: str) -> tuple[int, bytes]:
