@@ -1,0 +1,105 @@
+"""Experiment 13 (post-lab): what the sampling temperature does to generated text.
+
+The model of the in-lab program is trained again (same seed, same data: the same model),
+then
+  (a) the probabilities of the next character after the prompt "The " are shown at
+      three temperatures, with the entropy of each distribution;
+  (b) 1200 characters are generated at each of seven temperatures from 0.2 to 2.0 and
+      two properties of the words in them are measured: the fraction that are real
+      words (words that occur in the story) and the fraction that are distinct (a
+      measure of variety; a text that repeats itself has few distinct words).
+"""
+
+import math
+import textwrap
+
+import matplotlib.pyplot as plt
+import torch
+from char_lstm import load_data, sample, train, words_of  # the in-lab program
+
+from labreport.record import record
+
+torch.set_num_threads(1)  # the numbers of the lab record, also when run by hand
+SHOWN = (0.5, 1.0, 1.5)  # temperatures for part (a)
+SWEEP = (0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)  # temperatures for part (b)
+LENGTH = 1200  # characters generated per temperature
+
+
+def entropy_bits(probs):
+    """Entropy of a distribution in bits: the average surprise of one draw."""
+    p = probs[probs > 0]
+    return float(-(p * p.log2()).sum())
+
+
+model, chars, history = train(log=lambda message: None)  # quietly, as in the in-lab
+best = min(history["val"])
+print(f"Model retrained: lowest validation loss {best:.3f}, as in the in-lab program")
+record("retrained_best_val_loss", best)
+_, train_ids, _ = load_data()
+story_words = set(words_of("".join(chars[i] for i in train_ids)))
+print(f"The training text uses {len(story_words)} different words")
+record("n_story_words", len(story_words))
+
+# ---- (a) One prediction at three temperatures ----------------------------------
+prompt = "The "
+with torch.no_grad():
+    logits, _ = model(torch.tensor([[chars.index(c) for c in prompt]]))
+logits = logits[0, -1]
+top = torch.argsort(logits, descending=True)[:8]  # the 8 likeliest next characters
+print()
+print(f"Next character after {prompt!r}: probabilities of the 8 likeliest")
+print("T      " + "".join(f"{chars[i]!r:>7}" for i in top) + "   entropy (bits)")
+dists = {}
+for t in SHOWN:
+    probs = torch.softmax(logits / t, dim=0)
+    dists[t] = probs
+    row = "".join(f"{probs[i].item():7.3f}" for i in top)
+    print(f"{t:<7}{row}   {entropy_bits(probs):.2f}")
+    record(f"entropy_T{round(10 * t):02d}", entropy_bits(probs))
+record("uniform_entropy", math.log2(len(chars)))
+
+# ---- (b) Real and distinct words against temperature ---------------------------
+generator = torch.Generator().manual_seed(3)
+real_frac, distinct_frac, samples = [], [], {}
+print()
+print(f"{LENGTH} generated characters per temperature")
+print("T      words   real words   distinct words")
+for t in SWEEP:
+    text = sample(model, chars, "The river", LENGTH, t, generator)
+    samples[t] = text
+    words = words_of(text)
+    real_frac.append(sum(w in story_words for w in words) / len(words))
+    distinct_frac.append(len(set(words)) / len(words))
+    print(f"{t:<7}{len(words):5d}   {real_frac[-1]:10.3f}   {distinct_frac[-1]:14.3f}")
+for t in (0.2, 2.0):
+    print(f"\n--- Beginning of the sample at temperature {t} ---")
+    print(textwrap.fill(" ".join(samples[t][:240].split()), 80))
+    record(f"sample_start_T{round(10 * t):02d}", " ".join(samples[t][:240].split()))
+record("sample_length", LENGTH)
+record("temperatures", list(SWEEP))
+record("real_word_frac", real_frac)
+record("distinct_word_frac", distinct_frac)
+
+# ---- Figure ---------------------------------------------------------------------
+fig, (ax_bar, ax_words) = plt.subplots(1, 2, figsize=(11, 4))
+width = 0.27
+for k, t in enumerate(SHOWN):
+    x = [j + (k - 1) * width for j in range(len(top))]
+    heights = [dists[t][i].item() for i in top]
+    ax_bar.bar(x, heights, width, label=f"T = {t} ({entropy_bits(dists[t]):.2f} bits)")
+ax_bar.set_xticks(range(len(top)), [repr(chars[i]) for i in top])
+ax_bar.set_xlabel(f"next character after {prompt!r}")
+ax_bar.set_ylabel("probability")
+ax_bar.set_title("softmax(logits / T) for one prediction")
+ax_bar.legend()
+ax_words.plot(SWEEP, real_frac, "o-", label="real words (occur in the story)")
+ax_words.plot(SWEEP, distinct_frac, "s-", label="distinct words (variety)")
+ax_words.set_xlabel("temperature T")
+ax_words.set_ylabel("fraction of the generated words")
+ax_words.set_ylim(0, 1.05)
+ax_words.set_title(f"Words in {LENGTH} generated characters")
+ax_words.legend()
+ax_words.grid(True, alpha=0.3)
+fig.suptitle("Sampling temperature: confident and repetitive, or varied and garbled")
+fig.tight_layout()
+plt.show()
