@@ -1,0 +1,59 @@
+"""Issue 8: the rest of the RNN unit (exp11-exp14) builds, and every claim its run checks holds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from labreport.cli import cli
+from labreport.spec import load_experiment
+
+from conftest import REPO, working_directory
+
+UNIT = ("exp11", "exp12", "exp13", "exp14")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four experiments built once, in parallel, with --strict: a failed check fails."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(REPO / "labreport.toml", root)
+    for exp in UNIT:
+        shutil.copytree(REPO / "experiments" / exp, root / "experiments" / exp)
+    with working_directory(root):
+        result = CliRunner().invoke(
+            cli, ["build", *UNIT, "--format", "html", "--strict", "--jobs", "2"]
+        )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.mark.parametrize("exp", UNIT)
+def test_experiment_is_complete_and_every_check_passes(built: Path, exp: str) -> None:
+    spec = load_experiment(REPO / "experiments" / exp).spec
+    soup = BeautifulSoup((built / "build" / f"{exp}.html").read_text(), "html.parser")
+    assert len(spec.prelab) >= 4 or spec.template == "classic"
+    assert len(spec.viva) >= 4 or spec.template == "classic"
+    assert spec.checks, "outcomes are backed by checks"
+    marks = [li["class"] for li in soup.select("li.check")]
+    assert marks == [["check", "passed"]] * len(spec.checks)
+    assert soup.select("img.math-display"), "the theory states the cell equations"
+    for program in spec.programs:
+        block = soup.select_one(f'pre.output[data-program="{program.code}"]')
+        assert block is not None and block.get_text().strip(), program.code
+    assert len(soup.select("figure.run-figure")) >= len(spec.programs)
+    assert not soup.select(".run-error")
+
+
+def test_numpy_lstm_gradients_agree(built: Path) -> None:
+    soup = BeautifulSoup((built / "build/exp12.html").read_text(), "html.parser")
+    text = soup.get_text(" ", strip=True)
+    checks = {li.get_text(" ", strip=True) for li in soup.select("li.check.passed")}
+    assert any("results.grad_check_max_rel_error < 1e-6" in c for c in checks)
+    assert any("results.max_abs_diff_forward < 1e-12" in c for c in checks)
+    assert "torch.nn.LSTM" in text
