@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from labreport.cache import RunCache, folder_digest, run_key
 from labreport.errors import (
@@ -49,10 +49,12 @@ from labreport.runner import (
     RunResult,
     run_program,
 )
-from labreport.spec import ExperimentSource, Program, load_experiment
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
+
+if TYPE_CHECKING:
+    from labreport.spec import ExperimentSource, Program
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +261,8 @@ class Builder:
         )  # fmt: skip
         if not self.options.force and self.state.is_current(exp_id, digest):
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
+        from labreport.spec import load_experiment  # pydantic: only when there is work to do
+
         source = load_experiment(folder, display_root=self.project.root)
         self._check_theme(source)
         warnings: list[str] = []

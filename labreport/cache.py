@@ -17,11 +17,14 @@ from dataclasses import asdict
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from labreport.ids import SPEC_NAME
 from labreport.output import write_atomic
 from labreport.runner import RUNNER_VERSION, CapturedFigure, RunResult
-from labreport.spec import SPEC_NAME, Program
+
+if TYPE_CHECKING:
+    from labreport.spec import Program
 
 log = logging.getLogger(__name__)
 _LIBRARIES = ("numpy", "torch", "matplotlib")

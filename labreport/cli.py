@@ -86,8 +86,8 @@ def build(
     import os
 
     from labreport.build import Builder, BuildOptions
+    from labreport.ids import discover, resolve_ids
     from labreport.project import find_project
-    from labreport.spec import discover, resolve_ids
 
     project = find_project()
     if build_all:
@@ -341,8 +341,8 @@ def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     With no ID, checks every experiment of the project.
     """
     from labreport.errors import ValidationFailed
+    from labreport.ids import discover, resolve_ids
     from labreport.project import find_project
-    from labreport.spec import discover, resolve_ids
     from labreport.themes import ThemeSearchPath
     from labreport.validate import validate_experiment, validate_templates
 

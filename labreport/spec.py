@@ -20,10 +20,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, ValidationError
 
-from labreport.errors import SpecError, UnknownExperimentError
+from labreport.errors import SpecError
+from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
 
-SPEC_NAME = "experiment.yaml"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+__all__ = ["ID_PATTERN", "SPEC_NAME", "discover", "resolve_ids"]
 MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
 # Real specs nest four levels; a recursive alias (&a [*a]) nests forever, and field paths that
 # long would cost gigabytes before MAX_NODES is reached.
@@ -406,30 +406,3 @@ def load_experiment(folder: Path, *, display_root: Path | None = None) -> Experi
     source = ExperimentSource(id=folder.name, folder=folder, spec_path=spec_path, spec=spec)
     _check_programs(source, display)
     return source
-
-
-def discover(experiments_dir: Path) -> list[str]:
-    """The ids of all experiment folders, in natural order (exp2 before exp10)."""
-    if not experiments_dir.is_dir():
-        return []
-    ids = [p.name for p in experiments_dir.iterdir() if (p / SPEC_NAME).is_file()]
-    return sorted(ids, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
-
-
-def resolve_ids(experiments_dir: Path, requested: list[str]) -> list[str]:
-    """Check requested ids against the project; an unknown one lists the known ones."""
-    known = discover(experiments_dir)
-    for exp_id in requested:
-        if not ID_PATTERN.match(exp_id):
-            raise UnknownExperimentError(
-                f"{_shown(exp_id)} is not an experiment id: an id is the name of a folder under "
-                "experiments/ (letters, digits, '-' and '_'), never a path; see `labreport list`"
-            )
-        if exp_id not in known:
-            close = difflib.get_close_matches(exp_id, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            listing = ", ".join(known) or "none"
-            raise UnknownExperimentError(
-                f"unknown experiment '{exp_id}'{hint}; known experiments: {listing}"
-            )
-    return requested
