@@ -10,6 +10,7 @@ is text. ``$...$`` and ``$$...$$`` are LaTeX formulas, drawn by :mod:`labreport.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -199,19 +200,10 @@ class ProseRenderer:
         """Substitute recorded values into ``text``."""
         if "{{" not in text and "{%" not in text and "{#" not in text:
             return text
-        try:
+        with self._errors(field, syntax_line=True):
             template = _sandbox.from_string(prepare(text))
             return template.render(results=Results(results), spec=self.spec)
-        except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(
-                f"{self.spec_path}: {field}: line {exc.lineno} of the text: {exc.message}"
-            ) from exc
-        except jinja2.UndefinedError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
-        except jinja2.TemplateError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")  # _errors re-raises every exception
 
     def block(self, text: str | None, field: str, results: Mapping[str, Any]) -> Markup:
         """Paragraphs, lists, tables and formulas."""
@@ -235,14 +227,23 @@ class ProseRenderer:
 
     def expression(self, expr: str, field: str, results: Mapping[str, Any]) -> Any:
         """Evaluate a check's expression over the recorded values."""
-        try:
+        with self._errors(field, syntax_line=False):
             compiled = _sandbox.compile_expression(expr, undefined_to_none=False)
             return compiled(results=Results(results), spec=self.spec)
+        raise AssertionError("unreachable")  # _errors re-raises every exception
+
+    @contextlib.contextmanager
+    def _errors(self, field: str, syntax_line: bool) -> Iterator[None]:
+        """Jinja's and Python's errors in a prose field → one RenderError naming the field."""
+        where = f"{self.spec_path}: {field}"
+        try:
+            yield
         except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
+            line = f"line {exc.lineno} of the text: " if syntax_line else ""
+            raise RenderError(f"{where}: {line}{exc.message}") from exc
         except jinja2.UndefinedError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc.message}") from exc
+            raise RenderError(f"{where}: {exc.message}") from exc
         except jinja2.TemplateError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
+            raise RenderError(f"{where}: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {type(exc).__name__}: {exc}") from exc
+            raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from exc
