@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 _state = {"debug": False}
 
 
+# Options shared by `build` and `book`.
+_out_option = click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Output folder (default: build/ under the project root).",
+)  # fmt: skip
+_force_option = click.option(
+    "--force", is_flag=True, help="Re-run every program and re-render, ignoring caches."
+)
+_jobs_option = click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None,
+    help="Experiments built at once (default: the number of CPU cores).",
+)  # fmt: skip
+_quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Print only errors (and the files written)."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="labreport")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
@@ -39,21 +56,15 @@ def cli(debug: bool) -> None:
     "--format", "fmt", type=click.Choice(["html", "pdf", "all"]), default="all", show_default=True,
     help="Which outputs to write.",
 )  # fmt: skip
-@click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Output folder (default: build/ under the project root).",
-)  # fmt: skip
+@_out_option
 @click.option("--template", "theme", default=None, help="Theme to use instead of the spec's.")
 @click.option(
     "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None, help="Folder searched for templates before the project's and the built-ins.",
 )  # fmt: skip
-@click.option("--force", is_flag=True, help="Re-run every program and re-render, ignoring caches.")
-@click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), default=None,
-    help="Experiments built at once (default: the number of CPU cores).",
-)  # fmt: skip
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors (and the files written).")
+@_force_option
+@_jobs_option
+@_quiet_option
 @click.option(
     "--strict", is_flag=True,
     help="Fail an experiment whose checks (the spec's checks: claims) the run does not bear out.",
@@ -154,16 +165,10 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
 
 
 @cli.command()
-@click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Output folder (default: build/ under the project root).",
-)  # fmt: skip
-@click.option("--force", is_flag=True, help="Re-run every program and re-render, ignoring caches.")
-@click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), default=None,
-    help="Experiments built at once (default: the number of CPU cores).",
-)  # fmt: skip
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors (and the files written).")
+@_out_option
+@_force_option
+@_jobs_option
+@_quiet_option
 def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> None:
     """Bind every experiment into one lab record: build/lab-record.pdf and build/index.html.
 
