@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -14,7 +15,7 @@ from labreport import __version__
 from labreport.errors import LabreportError
 
 if TYPE_CHECKING:
-    from labreport.build import ExperimentOutcome
+    from labreport.build import Builder, ExperimentOutcome
     from labreport.progress import LineProgress
 
 _state = {"debug": False}
@@ -94,8 +95,6 @@ def build(
     inputs did not change at all is left alone ("up to date"). Each file written is printed on
     its own line; progress and the summary go to stderr. Exit status 1 if any experiment failed.
     """
-    import os
-
     from labreport.build import Builder, BuildOptions
     from labreport.ids import discover, resolve_ids
     from labreport.project import find_project
@@ -118,9 +117,16 @@ def build(
         warm=not fresh,
     )
     progress = _progress_display(quiet)
+    _build_and_report(Builder(project, options, progress), progress, ids, jobs, quiet)
+
+
+def _build_and_report(
+    builder: Builder, progress: LineProgress, ids: list[str], jobs: int | None, quiet: bool
+) -> None:
+    """Build ``ids``, print each file written, then the summary (exit 1 if any failed)."""
     start = time.perf_counter()
     try:
-        outcomes = Builder(project, options, progress).build_many(ids, jobs or os.cpu_count() or 1)
+        outcomes = builder.build_many(ids, jobs or os.cpu_count() or 1)
     finally:
         progress.close()
     for outcome in outcomes:
@@ -177,8 +183,6 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
     every experiment in its own format, with page numbers running on through the whole book.
     Experiments are built first as by `labreport build --all` (cached runs are reused).
     """
-    import os
-
     from labreport.book import collect_entries, render_book, write_index_html
     from labreport.build import Builder, BuildOptions
     from labreport.output import write_atomic
@@ -191,16 +195,8 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
         raise click.UsageError(f"no experiments in {project.experiments_dir}")
     options = BuildOptions(out_dir=out_dir.resolve() if out_dir else None, force=force)
     progress = _progress_display(quiet)
-    start = time.perf_counter()
-    try:
-        builder = Builder(project, options, progress)
-        outcomes = builder.build_many(ids, jobs or os.cpu_count() or 1)
-    finally:
-        progress.close()
-    for outcome in outcomes:
-        for path in outcome.written:
-            click.echo(_shown(path))
-    _summarise(outcomes, time.perf_counter() - start, quiet)
+    builder = Builder(project, options, progress)
+    _build_and_report(builder, progress, ids, jobs, quiet)
     if not quiet:
         click.echo("binding the lab record ...", err=True)
     entries = collect_entries(project, ids, builder.out_dir)
