@@ -161,7 +161,7 @@ def build_context(
         "academic_year": _or_placeholder(spec.course.academic_year or course_cfg.academic_year),
     }
     rubric_totals = [r.total_marks for r in spec.rubric]
-    obtained = [r.marks_obtained for r in spec.rubric]
+    obtained = [r.marks_obtained for r in spec.rubric if r.marks_obtained is not None]
     return {
         "id": source.id,
         "spec": spec,
@@ -198,7 +198,7 @@ def build_context(
         "results": results,
         "rubric": spec.rubric,
         "rubric_total": sum(rubric_totals) if all(t is not None for t in rubric_totals) else None,
-        "rubric_obtained": sum(obtained) if all(o is not None for o in obtained) else None,  # type: ignore[misc]
+        "rubric_obtained": sum(obtained) if len(obtained) == len(spec.rubric) else None,
         "course": course,
         "student": {"name": _or_placeholder(student.name), "id": _or_placeholder(student.id)},
         "date": _or_placeholder(spec.date or project.config.dates.get(source.id)),
