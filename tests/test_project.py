@@ -89,7 +89,7 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 
 def test_unknown_config_key(tmp_path: Path) -> None:
     (tmp_path / "labreport.toml").write_text("[course]\ntitel = 'x'\n")
-    with pytest.raises(ProjectError, match=r"labreport.toml: course.titel: Extra inputs"):
+    with pytest.raises(ProjectError, match=r"labreport.toml: course.titel: unknown key"):
         find_project(tmp_path)
 
 

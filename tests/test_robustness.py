@@ -244,7 +244,10 @@ def test_code_path_escaping_or_invalid_is_refused(tmp_path: Path, code: str) -> 
     [
         ("[course\ntitle = 1\n", r"labreport.toml: invalid TOML: .*\(at line 1, column 8\)"),
         ("[limits]\nmemory = 'lots'\n", r"labreport.toml: limits.memory: expected a size such as"),
-        ("[student]\nnmae = 'x'\n", r"labreport.toml: student.nmae: Extra inputs"),
+        (
+            "[student]\nnmae = 'x'\n",
+            r"labreport.toml: student.nmae: unknown key \(known keys: name, id\)",
+        ),
     ],
 )
 def test_broken_labreport_toml_is_one_line_exit_2(
