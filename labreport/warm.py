@@ -30,12 +30,19 @@ _START_TIMEOUT = 120.0  # importing torch on a busy machine
 _PER_RUN = ("LABREPORT_RUN", "LABREPORT_FIGURES", "LABREPORT_RECORDS")
 
 
+# One parse at a time: CPython 3.11's ast.parse keeps its recursion counter per interpreter, not
+# per thread, so two batch workers parsing at once can fail with "SystemError: AST constructor
+# recursion depth mismatch" (seen here with --jobs 2 on 3.11.7).
+_PARSE_LOCK = threading.Lock()
+
+
 def program_kind(source: Path) -> str:
     """``torch`` if the program (or a module next to it) imports torch, else ``numpy``."""
     files = [source, *source.parent.glob("*.py")]
     for path in files:
         try:
-            tree = ast.parse(path.read_bytes())
+            with _PARSE_LOCK:
+                tree = ast.parse(path.read_bytes())
         except (OSError, SyntaxError, ValueError):
             continue  # a syntax error is the program's to report, in either kind
         for node in ast.walk(tree):
@@ -134,6 +141,8 @@ class _Zygote:
             self.sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.sock.close()
+        if not self.ready.is_set():  # still importing: nothing to finish, and no one waits
+            self.proc.kill()
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         if self.proc.poll() is None:
