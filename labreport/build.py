@@ -28,7 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from labreport.cache import RunCache, folder_digest, run_key
+from labreport import formulas
+from labreport.cache import RunCache, folder_digest, program_inputs, run_key
 from labreport.errors import (
     CheckFailed,
     LabreportError,
@@ -47,6 +48,7 @@ from labreport.runner import (
     RunCancelled,
     RunLimits,
     RunResult,
+    prestart,
     run_program,
 )
 from labreport.state import BuildState, inputs_digest
@@ -73,6 +75,24 @@ _FIXES = {
     "labreport.toml",
 }
 _DEFAULT_FIX = "fix the program, or set allow_errors: true to render the failure"
+
+
+@cache
+def _preload_renderer(pdf: bool) -> None:
+    """Import the renderer (~0.3 s) and, for PDF, WeasyPrint (~0.8 s) in a thread while the
+    programs run, instead of after them. Once per process; a failed import is left for the
+    render itself to report."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            from labreport.render import highlight_python
+
+            highlight_python("")  # loads Pygments' lexer and style
+            if pdf:
+                import weasyprint  # noqa: F401
+
+    # A daemon: a build that fails early (a broken spec) must not wait for imports it never uses.
+    threading.Thread(target=load, name="labreport-preload", daemon=True).start()
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,7 @@ class Builder:
         self.events = events
         self.out_dir = options.out_dir or project.default_out_dir
         self.search_path = ThemeSearchPath.for_project(project, options.templates_dir)
-        self.work = project.root / ".labreport"
+        self.work = project.work_dir
         self.cache = RunCache(self.work / "cache")
         self.state = BuildState(self.work / "state")
         self._render_lock = threading.Lock()
@@ -182,13 +202,21 @@ class Builder:
                 return [self.build(exp_id) for exp_id in ids]
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
             try:
-                futures = [pool.submit(self.build, exp_id) for exp_id in ids]
-                return [future.result() for future in futures]
+                futures = {
+                    exp_id: pool.submit(self.build, exp_id) for exp_id in self._longest_first(ids)
+                }
+                return [futures[exp_id].result() for exp_id in ids]
             except BaseException:
                 self._cancel.set()  # running programs are killed within a tick
                 raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _longest_first(self, ids: Sequence[str]) -> list[str]:
+        """Start the slowest experiments first (by their last build), so that one long build
+        does not start last and run alone at the end of a batch; unknown ones count as slowest."""
+        known = {exp_id: self.state.last_duration(exp_id) for exp_id in dict.fromkeys(ids)}
+        return sorted(known, key=lambda exp_id: -(known[exp_id] or float("inf")))
 
     @contextlib.contextmanager
     def _warm_pool(self) -> Iterator[None]:
@@ -261,6 +289,8 @@ class Builder:
         )  # fmt: skip
         if not self.options.force and self.state.is_current(exp_id, digest):
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
+        if self.warm is not None and self.options.force:
+            prestart(self.warm, folder)  # every program will run: start while the spec loads
         from labreport.spec import load_experiment  # pydantic: only when there is work to do
 
         source = load_experiment(folder, display_root=self.project.root)
@@ -283,7 +313,7 @@ class Builder:
             write_atomic(target, data)
             written.append(target)
         try:
-            self.state.save(exp_id, digest, written)
+            self.state.save(exp_id, digest, written, time.perf_counter() - start)
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
@@ -326,19 +356,22 @@ class Builder:
     ) -> tuple[list[RunResult], int, int]:
         """Every program's result, from the cache when its inputs are unchanged."""
         files = folder_digest(source.folder)
+        codes = [program.code for program in source.spec.programs]
         runs: list[RunResult] = []
         ran = cached = 0
         for program in source.spec.programs:
             limits = self.limits(program)
             # What a successful run captures depends on these; the memory limit only ends runs.
             captured = {"output_limit": limits.output_limit, "figure_limit": limits.figure_limit}
-            key = run_key(files, program, {"threads": PROGRAM_THREADS, **captured})
+            inputs = program_inputs(source.folder, files, program.code, codes)
+            key = run_key(inputs, program, {"threads": PROGRAM_THREADS, **captured})
             result = None if self.options.force else self.cache.get(key)
             if result is not None:
                 cached += 1
                 self.events.program_finished(source.id, program.code, result, True)
             else:
                 self._check_cancelled()
+                _preload_renderer("pdf" in self.options.formats)  # while the program runs
                 self.events.program_started(source.id, program.code)
                 result = self._run_one(source, program, limits)
                 ran += 1
@@ -378,7 +411,7 @@ class Builder:
         from labreport.render import build_context, render_html
 
         display = str(source.spec_path.relative_to(self.project.root))
-        with self._render_lock:
+        with self._render_lock, formulas.cached_in(self.work / "formulas"):
             context = build_context(self.project, source, runs, display)
             failed_checks += [
                 f"{check.claim.striptags()} ({check.expr})"

@@ -262,6 +262,15 @@ def _status(
     return "ok", None
 
 
+def prestart(warm: WarmPool, experiment_dir: Path, limits: RunLimits | None = None) -> None:
+    """Start the warm interpreter that the programs of ``experiment_dir`` will be forked from,
+    so that its imports (most of a second, two with torch) overlap with reading the spec."""
+    programs = sorted(experiment_dir.glob("*.py"))
+    if programs:
+        env = _child_env(Path(os.devnull), limits or RunLimits(), "")
+        warm.prestart(program_kind(programs[0]), env)
+
+
 def run_program(
     experiment_dir: Path,
     code: str,

@@ -30,7 +30,8 @@ from labreport.project import Project, load_project
 from labreport.spec import discover
 from labreport.warm import WarmPool
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
+SETTLE_SECONDS = 0.1  # after a change, let an editor finish writing
 PREVIEW_DIR = "preview"
 _PAGE = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.html$")
 _RELOAD = """<script>
@@ -97,7 +98,7 @@ class PreviewServer:
         self.project = project
         self.requested = ids
         self.templates_dir = templates_dir
-        self.out_dir = project.root / ".labreport" / PREVIEW_DIR
+        self.out_dir = project.work_dir / PREVIEW_DIR
         self.state = PreviewState()
         self.progress = LineProgress(sys.stderr)
         # One warm interpreter for the whole session: a program whose code changed is re-run
@@ -158,7 +159,7 @@ class PreviewServer:
                 time.sleep(POLL_SECONDS)
                 now = _snapshot(watched)
                 if now != before:
-                    time.sleep(POLL_SECONDS / 2)  # let an editor finish writing
+                    time.sleep(SETTLE_SECONDS)
                     watched = self.build_once()
                     before = _snapshot(watched)
         finally:

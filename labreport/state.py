@@ -59,6 +59,20 @@ class BuildState:
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
-    def save(self, exp_id: str, digest: str, outputs: Iterable[Path]) -> None:
-        record = {"inputs": digest, "outputs": {str(p): _file_digest(p) for p in outputs}}
+    def last_duration(self, exp_id: str) -> float | None:
+        """Seconds the last successful build took; None when unknown. Used to order a batch."""
+        try:
+            seconds = json.loads(self._path(exp_id).read_text(encoding="utf-8"))["seconds"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return float(seconds) if isinstance(seconds, int | float) else None
+
+    def save(
+        self, exp_id: str, digest: str, outputs: Iterable[Path], seconds: float | None = None
+    ) -> None:
+        record = {
+            "inputs": digest,
+            "outputs": {str(p): _file_digest(p) for p in outputs},
+            "seconds": None if seconds is None else round(seconds, 3),
+        }
         write_atomic(self._path(exp_id), json.dumps(record, indent=1).encode())

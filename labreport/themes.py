@@ -14,12 +14,15 @@ import mimetypes
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import Markup
 
 from labreport.errors import OutputError, ProjectError, RenderError
 from labreport.project import CONFIG_NAME, Project
+
+if TYPE_CHECKING:
+    import jinja2
 
 ENTRY = "record.html"
 BUILTIN_PREFIX = "builtin/"
@@ -147,6 +150,8 @@ class ThemeSearchPath:
         return [source.name for source in self.sources()]
 
     def environment(self) -> jinja2.Environment:
+        import jinja2  # not at the top: a no-op build needs the folders, not the templates
+
         loader = jinja2.ChoiceLoader(
             [
                 jinja2.FileSystemLoader([str(f) for f in self.folders]),

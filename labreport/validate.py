@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from labreport import formulas
 from labreport.errors import LabreportError
 from labreport.formulas import FormulaError
 from labreport.project import Project
@@ -115,7 +116,8 @@ def validate_experiment(
     ]
     for field, text in texts:
         try:
-            check_prose(text)
+            with formulas.cached_in(project.work_dir / "formulas"):  # drawn once, for build too
+                check_prose(text)
             used = results_used(text)
         except jinja2.TemplateSyntaxError as exc:
             problems.append(Problem(str(display), f"{field}: line {exc.lineno}: {exc.message}"))

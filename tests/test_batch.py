@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,33 @@ def test_template_change_rerenders_without_rerunning(mini: Path) -> None:
     assert "Overridden title" in (mini / "build/alpha.html").read_text()
 
 
+def test_editing_one_program_reruns_only_that_one(mini: Path) -> None:
+    build(mini, "beta", formats=("html",))
+    second = mini / "experiments/beta/second.py"
+    second.write_text(second.read_text() + "print('and goodnight')\n")
+    events = build(mini, "beta", formats=("html",))
+    assert events.ran == [("beta", "second.py")]
+    assert events.cached == [("beta", "first.py")]
+    assert "and goodnight" in (mini / "build/beta.html").read_text()
+
+
+def test_a_program_that_names_another_reruns_with_it(mini: Path) -> None:
+    first = mini / "experiments/beta/first.py"
+    first.write_text("import second  # noqa: F401\n" + first.read_text())
+    build(mini, "beta", formats=("html",))
+    second = mini / "experiments/beta/second.py"
+    second.write_text(second.read_text() + "print('and goodnight')\n")
+    events = build(mini, "beta", formats=("html",))
+    assert sorted(events.ran) == [("beta", "first.py"), ("beta", "second.py")]
+
+
+def test_a_data_file_change_reruns_every_program(mini: Path) -> None:
+    build(mini, "beta", formats=("html",))
+    (mini / "experiments/beta/notes.txt").write_text("any program may read this\n")
+    events = build(mini, "beta", formats=("html",))
+    assert sorted(events.ran) == [("beta", "first.py"), ("beta", "second.py")]
+
+
 def test_runner_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build(mini, "alpha", formats=("html",))
     labreport.cache.environment_fingerprint.cache_clear()
@@ -109,18 +137,30 @@ def test_runner_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatc
     assert events.ran == [("alpha", "line.py")]
 
 
-def test_library_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_library_version_change_reruns(
+    mini: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     build(mini, "alpha", formats=("html",))
-    real = labreport.cache.metadata.version
+    # What an upgrade leaves on sys.path: another numpy-*.dist-info, found first.
+    site = tmp_path / "site"
+    (site / "numpy-9.9.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
     labreport.cache.environment_fingerprint.cache_clear()
-    monkeypatch.setattr(
-        labreport.cache.metadata, "version", lambda name: "9.9" if name == "numpy" else real(name)
-    )
     try:
+        assert labreport.cache.environment_fingerprint()["numpy"] == "9.9"
         events = build(mini, "alpha", formats=("html",))
     finally:
         labreport.cache.environment_fingerprint.cache_clear()
     assert events.ran == [("alpha", "line.py")]
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "matplotlib", "weasyprint", "no-such-lib"])
+def test_installed_version_agrees_with_importlib_metadata(name: str) -> None:
+    try:
+        expected = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        expected = "absent"
+    assert labreport.cache.installed_version(name) == expected
 
 
 @pytest.mark.parametrize("damage", ["truncate", "tamper", "garbage"])
@@ -215,6 +255,20 @@ def test_line_progress_and_quiet(mini: Path, monkeypatch: pytest.MonkeyPatch) ->
     quiet = runner.invoke(cli, ["build", "alpha", "--format", "html", "--force", "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert quiet.stdout.strip() == "build/alpha.html"
+
+
+def test_a_batch_starts_the_slowest_experiments_first(mini: Path) -> None:
+    events = build(mini, "alpha", "beta", formats=("html",))
+    seconds = {o.id: o.duration for o in events.outcomes}
+    builder = Builder(load_project(mini), BuildOptions(), Events())
+    assert all(
+        builder.state.last_duration(i) == pytest.approx(seconds[i], abs=2e-3) for i in seconds
+    )
+    # Make alpha the slow one, as if its program had grown: it must now start first.
+    builder.state.save("alpha", "stale", [], seconds=seconds["beta"] + 60)
+    assert builder._longest_first(["beta", "alpha"]) == ["alpha", "beta"]
+    # Never built: unknown, so it goes first (it may be the longest of all).
+    assert builder._longest_first(["beta", "alpha", "new"]) == ["new", "alpha", "beta"]
 
 
 # ------------------------------------------------------------------------------ reproducible

@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 from pypdf import PdfReader
 
+from labreport import formulas
 from labreport.cli import cli
 
 from conftest import copy_project
@@ -103,6 +104,34 @@ def test_formulas_are_drawn_in_html_and_pdf(mini: Path) -> None:
     assert "not $5 or $10" in soup.select_one("section.theory").get_text()
     text = " ".join(p.extract_text() for p in PdfReader(mini / "build/alpha.pdf").pages)
     assert "not $5 or $10" in text and "\\frac" not in text and "$y" not in text
+
+
+def test_drawn_formulas_are_kept_and_reused_across_builds(
+    mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = mini / "experiments/alpha/experiment.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "theory: A straight line has a constant slope.",
+            "theory: A line $y = a x + b$ has slope $a$.",
+        )
+    )
+    assert build("alpha", "--format", "html").exit_code == 0
+    first = (mini / "build/alpha.html").read_text()
+    entries = sorted((mini / ".labreport/formulas").glob("*.json"))
+    assert len(entries) == 2  # one per distinct formula
+    entries[0].write_text("{cut short")  # a damaged entry is drawn again, never shown
+
+    # The next build draws only the damaged one, though the in-memory cache is empty.
+    drawn: list[str] = []
+    real = formulas._draw.__wrapped__
+    monkeypatch.setattr(formulas, "_draw", lambda tex: drawn.append(tex) or real(tex))
+    spec.write_text(spec.read_text().replace("has slope", "has the slope"))
+    assert build("alpha", "--format", "html").exit_code == 0
+    assert len(drawn) == 1
+    second = (mini / "build/alpha.html").read_text()
+    pattern = re.compile(r'<img class="math-inline"[^>]*>')
+    assert pattern.findall(second) == pattern.findall(first), "same drawings, cached or not"
 
 
 def test_malformed_formula_names_the_field(mini: Path) -> None:
