@@ -2,27 +2,42 @@
 
     python bench/run.py                 # 5 repetitions of every row, writes bench/RESULTS.md
     python bench/run.py --quick         # 1 repetition: checks the script (a few minutes)
-    python bench/run.py --only b g      # some rows (keys, patterns or items a–g); --list shows them
+    python bench/run.py --only b g      # some rows (keys, patterns or items a–h); --list shows them
 
 Every command runs as its own process against a private copy of the project (``labreport.toml``
 and ``experiments/`` in a temporary folder), so the edits never touch the repository. Rows are
 interleaved: each repetition runs every row once, starting one step further along the list, so
 the machine's noise falls on all of them alike. Timing lives here, never in the tests.
+
+Item (h) of issue 7, point 4, is the one row that is not a command run to its end: one
+``labreport serve`` process lives across its repetitions (:class:`ServeSession`), and each run
+times a code edit until serve reports the rebuilt record. It is defined here rather than in
+``plan.py``, with the code that drives the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import http.client
 import importlib.util
+import json
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import IO, Any
 
-from plan import Context, Row, build_rows, select
+from plan import Context, Floor, Row, Target, build_rows, select
 from results import (
     Report,
     Sample,
@@ -35,8 +50,8 @@ from results import (
     render_results,
     render_table,
 )
-from timing import POLL_INTERVAL, measure
-from workspace import Workspace, WorkspaceError
+from timing import POLL_INTERVAL, Measurement, measure, read_vm_hwm_kib
+from workspace import Program, Workspace, WorkspaceError
 
 REPO = Path(__file__).resolve().parent.parent
 PEAK_LIMIT_MIB = 150.0
@@ -64,7 +79,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="one repetition, to check the script")
     parser.add_argument(
         "--only", nargs="+", default=[], metavar="NAME",
-        help="rows to run: keys, shell patterns (cold-*) or items a-g; floors come along",
+        help="rows to run: keys, shell patterns (cold-*) or items a-h; floors come along",
     )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     parser.add_argument(
@@ -126,14 +141,22 @@ def labreport_version(ctx: Context) -> str:
 
 
 def setup(ctx: Context, rows: Sequence[Row]) -> None:
-    """Untimed: eject the themes the edit rows change into the copy, and fill the run cache once,
-    so the edit rows rebuild from it (and the first repetition does not meet cold disk caches)."""
+    """Untimed: eject the themes the edit rows change into the copy, fill the run cache once,
+    so the edit rows rebuild from it (and the first repetition does not meet cold disk caches),
+    and start the serve process of row (h)."""
     for theme in sorted({row.theme for row in rows if row.theme}):
         if not (ctx.workspace.templates / theme).is_dir():
             _try_settle(ctx, "templates", "eject", theme)
     if any(row.needs_cache for row in rows):
         print("warm-up: labreport build --all (untimed)", file=sys.stderr, flush=True)
         _try_settle(ctx, "build", "--all", "-q")
+    for session in sessions_of(rows):  # after the warm-up: serve's first build reads its cache
+        try:
+            session.start()
+            session.pause()
+        except (OSError, WorkspaceError) as exc:
+            session.stop()
+            print(f"warning: {exc}; row (h) tries again at each repetition", file=sys.stderr)
 
 
 def _try_settle(ctx: Context, *args: str) -> None:
@@ -155,8 +178,332 @@ def _stamp(paths: Sequence[Path]) -> dict[Path, tuple[int, int] | None]:
     return stamps
 
 
+# -- (h): a code edit under `labreport serve` ----------------------------------------------------
+
+#: The program whose code the serve row (h) changes; its raw run is the floor.
+SERVED = ("exp10", "rnn_sine.py")
+SERVE_KEYS = "serve-edit:*"  # what ``--only h`` stands for
+#: Seconds serve gets after publishing a rebuild to take its snapshot of the watched files before
+#: it is paused or the next edit is made (it takes it at once; a later edit would go unseen).
+_SERVE_SETTLE = 0.5
+_SERVE_STOP_GRACE = 15.0  # seconds between Ctrl-C (SIGINT) and SIGKILL when stopping serve
+_SERVE_TAIL_CHARS = 2000
+_RUNNING = re.compile(r"^(?P<exp>\S+): running (?P<code>.+) \.\.\.$", re.MULTILINE)
+
+
+class ServeSession:
+    """One ``labreport serve EXP`` process in the project copy, kept across the repetitions of
+    row (h), and paused (SIGSTOP) while the other rows run, so that it neither takes CPU from them
+    nor rebuilds beside them on the experiment lock they share."""
+
+    def __init__(self, ctx: Context, program: Program) -> None:
+        ws = ctx.workspace
+        self.ctx, self.program = ctx, program
+        self.folder = ws.root / "experiments" / program.experiment
+        self.path = self.folder / program.code
+        self.log_path = ws.tmp / f"serve-{program.experiment}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.paused = False
+        self.generation = 0  # serve's generation when it last finished with every change
+        self.settled_inputs = ""  # fingerprint of the watched files at that moment
+        self.edits = 0
+        self.reruns: list[list[str]] = []  # programs each measured rebuild ran, from serve's log
+        self._pristine: str | None = None
+        self._log: IO[bytes] | None = None
+
+    def argv(self) -> tuple[str, ...]:
+        return self.ctx.lr("serve", self.program.experiment, "--port", str(self.port))
+
+    # -- the process -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serve (untimed), wait for its first build, and make sure its warm interpreter
+        holds torch: if the first build came from the run cache, one untimed edit runs it."""
+        self.stop()
+        with socket.socket() as probe:  # a free port; serve reports a taken one and exits
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._log = self.log_path.open("ab")
+        offset = self._log_size()
+        print(f"serve: {shlex.join(self.argv())} (untimed start)", file=sys.stderr, flush=True)
+        try:
+            self.proc = subprocess.Popen(
+                list(self.argv()), cwd=self.ctx.workspace.root, env=self.ctx.env,
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            raise WorkspaceError(f"cannot start `labreport serve`: {exc}") from exc
+        first = self._await_generation(0, self.ctx.timeout)
+        if first is None:
+            raise WorkspaceError(f"`labreport serve`: no first build in {self.ctx.timeout:.0f} s")
+        if not self._ran_since(offset):
+            time.sleep(_SERVE_SETTLE)  # serve snapshots the files it watches: then edit
+            self._edit()
+            if self._await_generation(_generation(first), self.ctx.timeout) is None:
+                raise WorkspaceError("`labreport serve`: no rebuild after the warm-up edit")
+        self._settled()
+
+    def prepare(self, _rev: int) -> Path:
+        """Before a timed edit: serve running, resumed, and done with the other rows' edits."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+            return self.folder
+        if self.paused:
+            self._signal(signal.SIGCONT)
+            self.paused = False
+        if self._inputs() != self.settled_inputs:  # another row edited what serve watches
+            if self._await_generation(self.generation, self.ctx.timeout) is None:
+                raise WorkspaceError("`labreport serve`: no rebuild after the other rows' edits")
+            self._settled()
+        return self.folder
+
+    def pause(self) -> None:
+        if self.proc is not None and self.proc.poll() is None and not self.paused:
+            self._signal(signal.SIGSTOP)
+            self.paused = True
+
+    def stop(self) -> None:
+        """Stop serve as Ctrl-C does (it closes its warm interpreter); SIGKILL if it hangs."""
+        proc, self.proc = self.proc, None
+        try:
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGINT)
+                    os.killpg(proc.pid, signal.SIGCONT)  # a paused serve gets the SIGINT now
+                try:
+                    proc.wait(timeout=_SERVE_STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        finally:
+            self.paused = False
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    # -- the timed edit --------------------------------------------------------------------------
+
+    def measure_edit(self) -> tuple[Measurement, str | None]:
+        """Change the program, then time until serve publishes a new generation; with the
+        problem that makes the run a failure (a failed rebuild, none in time, serve gone)."""
+        assert self.proc is not None
+        pid, before, offset = self.proc.pid, self.generation, self._log_size()
+        self._edit()
+        start = time.perf_counter()
+        try:
+            status = self._await_generation(before, self.ctx.timeout)
+        except WorkspaceError as exc:  # serve exited
+            seconds = time.perf_counter() - start
+            code = self.proc.returncode if self.proc else 1
+            self.stop()
+            return Measurement(seconds, 0, code or 1, False, self._tail(offset)), str(exc)
+        seconds = time.perf_counter() - start
+        peak = read_vm_hwm_kib(pid) or 0
+        if status is None:
+            tail = self._tail(offset)
+            self.stop()  # it may be stuck in the rebuild: the next repetition starts a new one
+            problem = f"no rebuild within {self.ctx.timeout:.0f} s"
+            return Measurement(seconds, peak, 124, True, tail), problem
+        tail = self._tail(offset)
+        errors = status.get("errors")
+        error = errors.get(self.program.experiment) if isinstance(errors, dict) else None
+        self._settled()
+        if error is not None:
+            return Measurement(seconds, peak, 1, False, f"{tail}\n{error}"), "the rebuild failed"
+        self.reruns.append(self._ran_since(offset))
+        return Measurement(seconds, peak, 0, False, tail), None
+
+    def _edit(self) -> None:
+        """A real change to the program's code: a new last line ``# edit N``."""
+        if self._pristine is None:
+            self._pristine = self.path.read_text(encoding="utf-8")
+        self.edits += 1
+        self.path.write_text(f"{self._pristine.rstrip()}\n# edit {self.edits}\n", "utf-8")
+
+    def _settled(self) -> None:
+        """Serve published a rebuild: give it time to snapshot, then remember where it stands."""
+        time.sleep(_SERVE_SETTLE)
+        status = self._status()
+        self.generation = _generation(status) if status else self.generation
+        self.settled_inputs = self._inputs()
+
+    # -- what serve says -------------------------------------------------------------------------
+
+    def _status(self) -> dict[str, Any] | None:
+        """``/__labreport__/status``: ``{"generation", "experiments", "errors"}``; None while
+        serve does not answer yet."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            conn.request("GET", "/__labreport__/status")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                return None
+            data = json.loads(body)
+        except (OSError, http.client.HTTPException, ValueError):
+            return None
+        finally:
+            conn.close()
+        return data if isinstance(data, dict) else None
+
+    def _await_generation(self, above: int, timeout: float) -> dict[str, Any] | None:
+        """Poll the status every POLL_INTERVAL until its generation passes ``above``; None after
+        ``timeout``; WorkspaceError when serve has exited."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            if self.proc is None or self.proc.poll() is not None:
+                code = self.proc.returncode if self.proc else None
+                last = " / ".join(self._tail(0).strip().splitlines()[-3:])
+                raise WorkspaceError(f"`labreport serve` exited ({code}): {last}")
+            status = self._status()
+            if status is not None and _generation(status) > above:
+                return status
+            if time.perf_counter() > deadline:
+                return None
+            time.sleep(POLL_INTERVAL)
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _log_text(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def _tail(self, offset: int) -> str:
+        return self._log_text(offset)[-_SERVE_TAIL_CHARS:]
+
+    def _ran_since(self, offset: int) -> list[str]:
+        """The programs serve started since ``offset`` of its log (its "running X ..." lines)."""
+        text = self._log_text(offset)
+        exp = self.program.experiment
+        return [m.group("code") for m in _RUNNING.finditer(text) if m.group("exp") == exp]
+
+    def _inputs(self) -> str:
+        """A hash of what serve watches and the record is made from: the experiment folder (as
+        serve walks it: no hidden folders, no __pycache__), labreport.toml, the project's
+        templates. A change here always changes the record's inputs, so serve rebuilds."""
+        ws, digest = self.ctx.workspace, hashlib.sha256()
+        for root in (self.folder, ws.root / "labreport.toml", ws.templates):
+            if root.is_file():
+                files = [root]
+            elif root.is_dir():
+                files = sorted(
+                    p for p in root.rglob("*")
+                    if p.is_file() and not any(
+                        part.startswith(".") or part == "__pycache__"
+                        for part in p.relative_to(root).parts[:-1]
+                    )
+                )  # fmt: skip
+            else:
+                files = []
+            for path in files:
+                digest.update(str(path).encode() + b"\0")
+                with contextlib.suppress(OSError):
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
+
+def _generation(status: dict[str, Any]) -> int:
+    value = status.get("generation")
+    return value if isinstance(value, int) else 0
+
+
+@dataclass(frozen=True)
+class ServeRow(Row):
+    """Row (h): its runs are edits timed against a live ``labreport serve``, not commands."""
+
+    session: ServeSession | None = None
+
+
+def serve_rows(ctx: Context, rows: Sequence[Row]) -> list[Row]:
+    """(h): a change to a torch program's code under ``labreport serve``, against its raw run;
+    left out when the project has no such program (or no raw row for it)."""
+    experiment, code = SERVED
+    ws = ctx.workspace
+    if experiment not in ws.experiments():
+        return []
+    program = next((p for p in ws.programs(experiment) if p.code == code), None)
+    if program is None or f"raw:{program.key}" not in {r.key for r in rows}:
+        return []
+    session = ServeSession(ctx, program)
+    return [
+        ServeRow(
+            key=f"serve-edit:{program.key}",
+            group="h",
+            label=f"`labreport serve {experiment}`: rebuilt and served after a change to {code}",
+            argv=ctx.lr("serve", experiment),
+            prepare=session.prepare,
+            floor=Floor((f"raw:{program.key}",), f"raw {program.key}"),
+            target=Target(0.5, "x"),
+            session=session,
+        )
+    ]
+
+
+def select_rows(rows: Sequence[Row], patterns: Sequence[str]) -> list[Row]:
+    """:func:`plan.select`, with ``h`` standing for the serve rows."""
+    return select(rows, [SERVE_KEYS if p == "h" else p for p in patterns])
+
+
+def sessions_of(rows: Sequence[Row]) -> list[ServeSession]:
+    return [r.session for r in rows if isinstance(r, ServeRow) and r.session is not None]
+
+
+def run_serve_row(ctx: Context, row: ServeRow, revision: int) -> Sample:
+    session = row.session
+    assert session is not None
+    try:
+        row.prepare(revision)
+    except (OSError, WorkspaceError) as exc:
+        session.stop()
+        return Sample(None, f"prepare: {exc}")
+    try:
+        measurement, problem = session.measure_edit()
+    finally:
+        session.pause()
+    _write_log(ctx, row, revision, measurement)
+    return Sample(measurement, problem)
+
+
+@contextlib.contextmanager
+def terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the benchmark as Ctrl-C does, so that the ``finally`` blocks stop
+    the command being measured and the serve process (in sessions of their own, neither would
+    get the signal). Handlers someone else set are kept."""
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_row(ctx: Context, row: Row, revision: int) -> Sample:
     """Prepare (untimed), run and measure one row once, and check it did what it stands for."""
+    if isinstance(row, ServeRow):
+        return run_serve_row(ctx, row, revision)
     try:
         cwd = row.prepare(revision)
     except (OSError, WorkspaceError) as exc:
@@ -165,9 +512,7 @@ def run_row(ctx: Context, row: Row, revision: int) -> Sample:
     before = _stamp(paths)
     env = row.env or ctx.env
     measurement = measure(row.argv, cwd, env, ctx.timeout)
-    if ctx.log_dir is not None:
-        log = ctx.log_dir / f"{revision:03d}-{row.key.replace('/', '_').replace(':', '_')}.log"
-        log.write_text(measurement.output_tail, encoding="utf-8")
+    _write_log(ctx, row, revision, measurement)
     if row.expect is None or not measurement.ok:
         return Sample(measurement)
     after = _stamp(paths)
@@ -181,6 +526,12 @@ def run_row(ctx: Context, row: Row, revision: int) -> Sample:
     if not row.expect.changed and built:  # re-rendered, though the bytes came out the same
         return Sample(measurement, f"not a no-op: its summary says {built.group(0)}")
     return Sample(measurement)
+
+
+def _write_log(ctx: Context, row: Row, revision: int, measurement: Measurement) -> None:
+    if ctx.log_dir is not None:
+        log = ctx.log_dir / f"{revision:03d}-{row.key.replace('/', '_').replace(':', '_')}.log"
+        log.write_text(measurement.output_tail, encoding="utf-8")
 
 
 def run_all(ctx: Context, rows: Sequence[Row], repetitions: int) -> Samples:
@@ -215,6 +566,7 @@ def write_report(
     table = render_table(lines)
     nbconvert = any(r.key.startswith("nbconvert:") for r in rows)
     method = [*METHOD, _threads_note(ctx.raw_threads), _nbconvert_note(nbconvert)]
+    method += [note for session in sessions_of(rows) for note in _serve_notes(ctx, session)]
     environment = describe_environment(REPO, labreport_version(ctx), args.source)
     environment.append(
         f"load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f} (other work on the "
@@ -253,6 +605,68 @@ def _nbconvert_note(measured: bool) -> str:
     )
 
 
+def _serve_poll_seconds(ctx: Context) -> tuple[float, float] | None:
+    """``POLL_SECONDS`` and ``SETTLE_SECONDS`` of the labreport measured (``--source`` too)."""
+    code = (
+        "from labreport import serve; "
+        "print(serve.POLL_SECONDS, getattr(serve, 'SETTLE_SECONDS', serve.POLL_SECONDS / 2))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=ctx.env, capture_output=True, text=True, timeout=60
+        )
+        poll, settle = (float(x) for x in done.stdout.split())
+        return (poll, settle) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+
+
+def _serve_notes(ctx: Context, session: ServeSession) -> list[str]:
+    """How row (h) was measured, with its polling delay and the programs its rebuilds re-ran."""
+    program = session.program
+    timing = _serve_poll_seconds(ctx)
+    if timing is None:
+        delay = "serve's polling delay (its poll interval is unknown here)"
+    else:
+        poll, settle = timing
+        delay = (
+            f"serve's polling delay: it compares the watched files' modification times every "
+            f"{poll:g} s and, on a change, waits {settle:g} s more before building, so "
+            f"{settle:g}–{poll + settle:g} s ({poll / 2 + settle:g} s on average) of each time "
+            "is that wait"
+        )
+    every = [p.code for p in ctx.workspace.programs(program.experiment)]
+    if not session.reruns:
+        ran = "no rebuild succeeded, so which programs it re-runs was not observed"
+    else:
+        counts = sorted({len(r) for r in session.reruns})
+        names = sorted({code for r in session.reruns for code in r})
+        ran = (
+            f"each rebuild re-ran {' or '.join(map(str, counts))} of {program.experiment}'s "
+            f"{len(every)} programs ({', '.join(names) or 'none'}; from serve's log)"
+        )
+        if counts == [len(every)] and len(every) > 1:
+            ran += (
+                ": the run cache's key covers every file of the experiment folder, so a change "
+                "to one program re-runs all of them"
+            )
+    return [
+        f"(h) `serve-edit`: one `labreport serve {program.experiment} --port P` is started after "
+        "the warm-up (untimed, its first build awaited; if that came from the run cache, one "
+        "untimed edit makes it run the programs, so its warm interpreter holds torch) and kept "
+        "across the repetitions, paused (SIGSTOP) while the other rows run; before its own run "
+        "it is resumed and, if another row changed a file it watches, its rebuild for that is "
+        "awaited, untimed. Each run rewrites "
+        f"`{program.code}` with a new last line `# edit N` and is timed from that write until "
+        f"`/__labreport__/status` (polled every {POLL_INTERVAL * 1000:.0f} ms) shows a new "
+        f"generation with no error for {program.experiment}; a failed rebuild, or none within "
+        "`--timeout`, is a failed run.",
+        f"(h) The time includes {delay}; {ran}. Its peak MiB is the serve process's VmHWM since "
+        "it started (it renders in-process; the programs run in forks of its warm interpreter, "
+        "other processes).",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workspace = Workspace(REPO)
@@ -263,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.log_dir = workspace.tmp / "logs"
             ctx.log_dir.mkdir()
         nbconvert = importlib.util.find_spec("nbconvert") is not None
-        rows = select(build_rows(ctx, nbconvert), args.only)
+        planned = build_rows(ctx, nbconvert)
+        rows = select_rows([*planned, *serve_rows(ctx, planned)], args.only)
         if not rows:
             print(f"error: no row matches {' '.join(args.only)} (see --list)", file=sys.stderr)
             return 2
@@ -272,8 +687,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{row.group}  {row.key:<36} {row.label}")
             return 0
         load_start = os.getloadavg()[0]
-        setup(ctx, rows)
-        samples = run_all(ctx, rows, args.repeat)
+        try:
+            with terminations_interrupt():
+                setup(ctx, rows)
+                samples = run_all(ctx, rows, args.repeat)
+        finally:
+            for session in sessions_of(rows):
+                session.stop()
         load = (load_start, os.getloadavg()[0])
         print(write_report(args, ctx, rows, samples, load))
         print(f"written to {args.output}", file=sys.stderr)
