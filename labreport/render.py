@@ -81,20 +81,41 @@ def evaluate_checks(
 
 
 @cache
-def _highlighter() -> tuple[Any, Any, str]:
+def _highlighter() -> tuple[Any, Any, str, frozenset[Any]]:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
+    from pygments.token import STANDARD_TYPES, Whitespace
 
     formatter = HtmlFormatter(cssclass="highlight", wrapcode=True)
     css: str = formatter.get_style_defs(".highlight")  # type: ignore[no-untyped-call]
-    return PythonLexer(), formatter, css
+    style = formatter.style
+    shown = ("color", "bgcolor", "border", "bold", "italic", "underline")
+    unstyled = frozenset(
+        ttype for ttype in STANDARD_TYPES
+        if not any(style.style_for_token(ttype)[key] for key in shown)
+    )  # fmt: skip
+    return PythonLexer(), formatter, css, unstyled | {Whitespace}
 
 
 def highlight_python(source: str) -> Markup:
-    from pygments import highlight
+    """The listing as highlighted HTML, with a span only where the style shows something.
 
-    lexer, formatter, _ = _highlighter()
-    return Markup(highlight(source, lexer, formatter))
+    Tokens the style leaves plain (names, punctuation: three quarters of them) and whitespace
+    (coloured, but invisible) become plain text, which merges with its neighbours. The page
+    looks the same, and WeasyPrint lays out a code-heavy record about twice as fast: it pays
+    for every inline box.
+    """
+    import io
+
+    from pygments.token import Text
+
+    lexer, formatter, _, unstyled = _highlighter()
+    tokens = (
+        (Text if ttype in unstyled else ttype, value) for ttype, value in lexer.get_tokens(source)
+    )
+    out = io.StringIO()
+    formatter.format(tokens, out)
+    return Markup(out.getvalue())
 
 
 def _figure_src(svg: str) -> str:

@@ -80,6 +80,11 @@ def test_code_block_is_the_program_source(soup: BeautifulSoup) -> None:
     code = soup.select_one(".code-listing pre").get_text()
     assert code == (EXP5 / "rnn_numpy.py").read_text(encoding="utf-8")
     assert soup.select_one(".code-listing .k"), "the code is highlighted (Pygments token spans)"
+    # Only tokens the style shows get a span (names and punctuation are plain text): each span
+    # is an inline box WeasyPrint pays for, so the PDF of a code-heavy record takes half the time.
+    classes = {c for span in soup.select(".code-listing span") for c in span.get("class", [])}
+    assert not classes & {"n", "p", "w"}, classes
+    assert {"k", "c1", "mi"} <= classes, classes  # keywords, comments, numbers
 
 
 def test_output_block_equals_what_the_program_printed(soup: BeautifulSoup, raw_run: str) -> None:
