@@ -40,6 +40,7 @@ from labreport.errors import (
     UsageError,
 )
 from labreport.output import write_atomic
+from labreport.pdfworker import PdfPool
 from labreport.project import Project
 from labreport.runner import (
     DEFAULT_FIGURE_LIMIT,
@@ -78,18 +79,16 @@ _DEFAULT_FIX = "fix the program, or set allow_errors: true to render the failure
 
 
 @cache
-def _preload_renderer(pdf: bool) -> None:
-    """Import the renderer (~0.3 s) and, for PDF, WeasyPrint (~0.8 s) in a thread while the
-    programs run, instead of after them. Once per process; a failed import is left for the
-    render itself to report."""
+def _preload_renderer() -> None:
+    """Import the renderer and load Pygments' lexer (~0.3 s) in a thread while the programs
+    run, instead of after them (WeasyPrint is the PDF workers' business). Once per process; a
+    failed import is left for the render itself to report."""
 
     def load() -> None:
         with contextlib.suppress(Exception):
             from labreport.render import highlight_python
 
             highlight_python("")  # loads Pygments' lexer and style
-            if pdf:
-                import weasyprint  # noqa: F401
 
     # A daemon: a build that fails early (a broken spec) must not wait for imports it never uses.
     threading.Thread(target=load, name="labreport-preload", daemon=True).start()
@@ -186,6 +185,7 @@ class Builder:
         self.cache = RunCache(self.work / "cache")
         self.state = BuildState(self.work / "state")
         self._render_lock = threading.Lock()
+        self.pdf_pool = PdfPool()
         self._cancel = threading.Event()
         self._own_warm = warm is None and options.warm
         self.warm = WarmPool() if self._own_warm else warm
@@ -223,6 +223,7 @@ class Builder:
         try:
             yield
         finally:
+            self.pdf_pool.close()
             if self._own_warm and self.warm is not None:
                 self.warm.close()
 
@@ -291,6 +292,8 @@ class Builder:
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
         if self.warm is not None and self.options.force:
             prestart(self.warm, folder)  # every program will run: start while the spec loads
+        if "pdf" in self.options.formats:
+            self.pdf_pool.prestart()  # imports WeasyPrint while the spec loads and programs run
         from labreport.spec import load_experiment  # pydantic: only when there is work to do
 
         source = load_experiment(folder, display_root=self.project.root)
@@ -371,7 +374,7 @@ class Builder:
                 self.events.program_finished(source.id, program.code, result, True)
             else:
                 self._check_cancelled()
-                _preload_renderer("pdf" in self.options.formats)  # while the program runs
+                _preload_renderer()  # while the program runs
                 self.events.program_started(source.id, program.code)
                 result = self._run_one(source, program, limits)
                 ran += 1
@@ -425,12 +428,25 @@ class Builder:
                 where = exc.format_message().replace(f"{self.project.root}{os.sep}", "")
                 raise RenderError(f"{source.id}: {where}") from exc
             refused = outside_references(html, self.project.root)
-            rendered: dict[Format, bytes] = {}
-            if "html" in self.options.formats:
-                rendered["html"] = html.encode("utf-8")
-            if "pdf" in self.options.formats:
-                from labreport.pdf import render_pdf
-
-                rendered["pdf"] = render_pdf(html, root=self.project.root, refused=refused)
+        rendered: dict[Format, bytes] = {}
+        if "html" in self.options.formats:
+            rendered["html"] = html.encode("utf-8")
+        if "pdf" in self.options.formats:
+            rendered["pdf"] = self._pdf(source, html, refused)
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
         return rendered
+
+    def _pdf(self, source: ExperimentSource, html: str, refused: list[str]) -> bytes:
+        """The PDF from a worker process (outside the render lock: records are laid out side by
+        side), else rendered here, one at a time."""
+        try:
+            pdf = self.pdf_pool.render(html, self.project.root, refused)
+        except RenderError as exc:
+            raise RenderError(f"{source.id}: {exc.format_message()}") from exc
+        self._check_cancelled()
+        if pdf is not None:
+            return pdf
+        from labreport.pdf import render_pdf
+
+        with self._render_lock:
+            return render_pdf(html, root=self.project.root, refused=refused)

@@ -89,11 +89,15 @@ def _highlighter() -> tuple[Any, Any, str, frozenset[Any]]:
     formatter = HtmlFormatter(cssclass="highlight", wrapcode=True)
     css: str = formatter.get_style_defs(".highlight")  # type: ignore[no-untyped-call]
     style = formatter.style
-    shown = ("color", "bgcolor", "border", "bold", "italic", "underline")
-    unstyled = frozenset(
-        ttype for ttype in STANDARD_TYPES
-        if not any(style.style_for_token(ttype)[key] for key in shown)
-    )  # fmt: skip
+
+    def plain(ttype: Any) -> bool:
+        shown = style.style_for_token(ttype)
+        return not (
+            shown["color"] or shown["bgcolor"] or shown["border"]
+            or shown["bold"] or shown["italic"] or shown["underline"]
+        )  # fmt: skip
+
+    unstyled = frozenset(filter(plain, STANDARD_TYPES))
     return PythonLexer(), formatter, css, unstyled | {Whitespace}
 
 

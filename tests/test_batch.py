@@ -13,8 +13,10 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 import labreport.cache
+from labreport import pdfworker
 from labreport.build import Builder, BuildOptions, ExperimentOutcome
 from labreport.cli import cli
+from labreport.pdf import render_pdf
 from labreport.project import load_project
 from labreport.runner import RunResult
 
@@ -284,6 +286,41 @@ def test_clean_builds_and_serial_vs_parallel_are_byte_identical(mini: Path, tmp_
     build(twin, force=True, jobs=2)
     assert outputs(twin) == first
     assert set(first) == {"alpha.html", "alpha.pdf", "beta.html", "beta.pdf"}
+
+
+def test_pdf_workers_and_in_process_rendering_give_the_same_bytes(
+    mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(mini, force=True)
+    from_workers = outputs(mini)
+    html = (mini / "build/alpha.html").read_text(encoding="utf-8")
+    assert render_pdf(html, root=mini) == from_workers["alpha.pdf"]
+
+    # No worker can start (no processes left, say): the build renders the PDFs itself.
+    def cannot_start() -> None:
+        raise pdfworker.WorkerGone("cannot start a PDF worker: no processes left")
+
+    monkeypatch.setattr(pdfworker, "PdfWorker", cannot_start)
+    twin = tmp_path / "twin"
+    shutil.copytree(mini, twin)
+    events = build(twin, force=True, jobs=2)
+    assert all(o.status == "built" for o in events.outcomes)
+    assert outputs(twin) == from_workers
+
+
+def test_pdf_workers_end_with_the_build(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[pdfworker.PdfWorker] = []
+
+    class Recorded(pdfworker.PdfWorker):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr(pdfworker, "PdfWorker", Recorded)
+    events = build(mini, force=True, jobs=2)
+    assert all(o.status == "built" for o in events.outcomes)
+    assert 1 <= len(started) <= 2, "at most one worker per job"
+    assert all(worker.proc.poll() is not None for worker in started), "none outlives the build"
 
 
 # ------------------------------------------------------------------------------ the book
