@@ -65,8 +65,8 @@ METHOD = [
     "Edit rows change the copy's spec or its ejected theme's CSS before each run (untimed); a run "
     "that does not rewrite the record, or a no-op that writes one, is counted as failed.",
     f"Peak MiB is the process's own VmHWM (/proc/PID/status), polled every "
-    f"{POLL_INTERVAL * 1000:.0f} ms; for a build it excludes the programs and the warm "
-    "interpreter, which are other processes.",
+    f"{POLL_INTERVAL * 1000:.0f} ms; for a build it excludes the programs, the warm "
+    "interpreter and the PDF workers, which are other processes (see the notes for a worker's).",
 ]
 
 
