@@ -289,7 +289,10 @@ class Builder:
             ),
         )  # fmt: skip
         if not self.options.force and self.state.is_current(exp_id, digest):
-            return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
+            return ExperimentOutcome(
+                exp_id, "up-to-date", duration=time.perf_counter() - start,
+                failed_checks=self.state.failed_checks(exp_id),
+            )  # fmt: skip
         if self.warm is not None and self.options.force:
             prestart(self.warm, folder)  # every program will run: start while the spec loads
         if "pdf" in self.options.formats:
@@ -316,7 +319,9 @@ class Builder:
             write_atomic(target, data)
             written.append(target)
         try:
-            self.state.save(exp_id, digest, written, time.perf_counter() - start)
+            self.state.save(
+                exp_id, digest, written, time.perf_counter() - start, failed_checks
+            )  # fmt: skip
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(

@@ -150,7 +150,11 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
     failed = [o for o in outcomes if o.status == "failed"]
     current = len(outcomes) - len(built) - len(failed)
     ran, cached = sum(o.ran for o in built), sum(o.cached for o in built)
-    unbacked = [(o.id, claim) for o in built for claim in o.failed_checks]
+    # Up-to-date records still mark their failed checks: say so on every build, not only the
+    # one that ran them.
+    unbacked = [
+        (o.id, claim) for o in outcomes if o.status != "failed" for claim in o.failed_checks
+    ]
     if len(outcomes) > 1 and not quiet:
         checks = f", {len(unbacked)} check(s) failed" if unbacked else ""
         click.echo(

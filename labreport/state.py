@@ -67,12 +67,27 @@ class BuildState:
             return None
         return float(seconds) if isinstance(seconds, int | float) else None
 
+    def failed_checks(self, exp_id: str) -> tuple[str, ...]:
+        """The checks the last successful build's record marks failed: an experiment that is up
+        to date still owes them, and each build's summary says so again."""
+        try:
+            claims = json.loads(self._path(exp_id).read_text(encoding="utf-8"))["failed_checks"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return ()
+        return tuple(str(c) for c in claims) if isinstance(claims, list) else ()
+
     def save(
-        self, exp_id: str, digest: str, outputs: Iterable[Path], seconds: float | None = None
+        self,
+        exp_id: str,
+        digest: str,
+        outputs: Iterable[Path],
+        seconds: float | None = None,
+        failed_checks: Iterable[str] = (),
     ) -> None:
         record = {
             "inputs": digest,
             "outputs": {str(p): _file_digest(p) for p in outputs},
             "seconds": None if seconds is None else round(seconds, 3),
+            "failed_checks": list(failed_checks),
         }
         write_atomic(self._path(exp_id), json.dumps(record, indent=1).encode())

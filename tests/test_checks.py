@@ -59,6 +59,21 @@ def test_checks_are_shown_passed_or_failed_and_summarised(mini: Path) -> None:
     assert "✔ passed" in pdf and "✘ failed" in pdf
 
 
+def test_failed_checks_are_reported_again_while_the_record_is_up_to_date(mini: Path) -> None:
+    add_to_alpha(mini, CHECKS)
+    assert "1 check(s) failed" in build("alpha", "beta").stderr
+    again = build("alpha", "beta")
+    assert again.exit_code == 0
+    assert "2 up to date, 0 failed, 1 check(s) failed" in again.stderr
+    assert "Warning: alpha: check failed: The slope is huge. (results.slope > 1000)" in (
+        again.stderr
+    )
+    spec = mini / "experiments/alpha/experiment.yaml"
+    spec.write_text(spec.read_text().replace("results.slope > 1000", "results.slope > 0.5"))
+    fixed = build("alpha", "beta")
+    assert fixed.exit_code == 0 and "check failed" not in fixed.stderr
+
+
 def test_strict_makes_a_failed_check_fail_the_build(mini: Path) -> None:
     assert build("alpha").exit_code == 0
     before = (mini / "build/alpha.html").read_bytes()
