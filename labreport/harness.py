@@ -18,6 +18,7 @@ import contextlib
 import faulthandler
 import importlib.abc
 import importlib.machinery
+import itertools
 import json
 import os
 import random
@@ -65,6 +66,17 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 def _seed_numpy(seed: int) -> Callable[[ModuleType], None]:
     def hook(numpy: ModuleType) -> None:
         numpy.random.seed(seed)
+        # default_rng() without a seed draws from the OS, so a record would change on every run.
+        # Unseeded calls get streams derived from the spec's seed instead: the n-th call gets
+        # the same stream on every run, and different calls still get different streams.
+        real = numpy.random.default_rng
+        calls = itertools.count()
+
+        def default_rng(seed_arg: Any = None) -> Any:
+            return real([seed, next(calls)] if seed_arg is None else seed_arg)
+
+        default_rng.__doc__ = real.__doc__
+        numpy.random.default_rng = default_rng
 
     return hook
 

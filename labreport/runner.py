@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "error", "timeout", "memory", "killed"]
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "2"
+RUNNER_VERSION = "3"  # 3: unseeded numpy.random.default_rng() is seeded
 # Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
 # WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
 # ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
