@@ -134,7 +134,11 @@ def build_lines(rows: Sequence[Row], samples: Samples, peak_limit: float) -> lis
     floor_keys = {k for r in rows if r.floor for k in r.floor.keys}
     lines = [summarize(r, samples, floor_keys) for r in rows]
     peak = peak_line(rows, lines, peak_limit)
-    return lines + ([peak] if peak else [])
+    if peak is None:
+        return lines
+    after = [i for i, line in enumerate(lines) if line.group > peak.group]  # items a-h in order
+    at = after[0] if after else len(lines)
+    return [*lines[:at], peak, *lines[at:]]
 
 
 # -- the table -----------------------------------------------------------------------------------
