@@ -206,6 +206,7 @@ def _cold_rows(ctx: Context, experiment: str, raw: Floor) -> list[Row]:
                 floor=raw,
                 target=Target(limit, "x"),
                 peak_checked=True,
+                needs_cache=True,  # built once before, as a user's project is: formulas drawn
             )
         )
     return rows

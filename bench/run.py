@@ -60,8 +60,9 @@ _BUILT = re.compile(r"\b[1-9][0-9]* built\b")
 METHOD = [
     "Times are whole-process wall clock, from start to exit, with `MPLBACKEND=Agg`.",
     "A floor is summed within each repetition, then its median taken; ratio = median / floor.",
-    "`cold` = `--force`: every program re-runs; the run cache folder exists (a warm-up "
-    "`build --all` fills it before the first repetition).",
+    "`cold` = `--force`: every program re-runs; the project was built once before (an untimed "
+    "warm-up `build --all`), so its run cache exists and its formulas are already drawn "
+    "(`.labreport/formulas`), as after any first build (see the notes for a first-ever build).",
     "Edit rows change the copy's spec or its ejected theme's CSS before each run (untimed); a run "
     "that does not rewrite the record, or a no-op that writes one, is counted as failed.",
     f"Peak MiB is the process's own VmHWM (/proc/PID/status), polled every "
