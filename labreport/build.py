@@ -197,7 +197,7 @@ class Builder:
         An interruption (KeyboardInterrupt, SIGTERM, SIGHUP) stops every running program, starts
         no other, and is raised again once the workers are done.
         """
-        with _terminations_interrupt(), self._warm_pool():
+        with _terminations_interrupt(), self._pools():
             if jobs <= 1 or len(ids) <= 1:
                 return [self.build(exp_id) for exp_id in ids]
             pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
@@ -219,7 +219,8 @@ class Builder:
         return sorted(known, key=lambda exp_id: -(known[exp_id] or float("inf")))
 
     @contextlib.contextmanager
-    def _warm_pool(self) -> Iterator[None]:
+    def _pools(self) -> Iterator[None]:
+        """Close the PDF workers and (unless shared with serve) the warm interpreters at the end."""
         try:
             yield
         finally:
