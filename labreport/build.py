@@ -289,11 +289,11 @@ class Builder:
                 self.options.strict,
             ),
         )  # fmt: skip
-        if not self.options.force and self.state.is_current(exp_id, digest):
+        owed = None if self.options.force else self.state.current(exp_id, digest)
+        if owed is not None:
             return ExperimentOutcome(
-                exp_id, "up-to-date", duration=time.perf_counter() - start,
-                failed_checks=self.state.failed_checks(exp_id),
-            )  # fmt: skip
+                exp_id, "up-to-date", duration=time.perf_counter() - start, failed_checks=owed
+            )
         if self.warm is not None and self.options.force:
             prestart(self.warm, folder)  # every program will run: start while the spec loads
         if "pdf" in self.options.formats:

@@ -47,34 +47,33 @@ class BuildState:
     def _path(self, exp_id: str) -> Path:
         return self.root / f"{exp_id}.json"
 
-    def is_current(self, exp_id: str, digest: str) -> bool:
+    def _load(self, exp_id: str) -> dict[str, Any]:
+        """The stored record; empty when there is none or it cannot be read."""
         try:
             stored = json.loads(self._path(exp_id).read_text(encoding="utf-8"))
-            if stored["inputs"] != digest:
-                return False
-            return all(
+        except (OSError, ValueError):
+            return {}
+        return stored if isinstance(stored, dict) else {}
+
+    def current(self, exp_id: str, digest: str) -> tuple[str, ...] | None:
+        """None unless ``exp_id`` is up to date; else the checks its record marks failed, which
+        it still owes: each build's summary says so again."""
+        stored = self._load(exp_id)
+        try:
+            if stored["inputs"] != digest or not all(
                 Path(path).is_file() and _file_digest(Path(path)) == sha
                 for path, sha in stored["outputs"].items()
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
+            ):
+                return None
+        except (OSError, KeyError, TypeError, AttributeError):
+            return None
+        claims = stored.get("failed_checks")
+        return tuple(str(c) for c in claims) if isinstance(claims, list) else ()
 
     def last_duration(self, exp_id: str) -> float | None:
         """Seconds the last successful build took; None when unknown. Used to order a batch."""
-        try:
-            seconds = json.loads(self._path(exp_id).read_text(encoding="utf-8"))["seconds"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        seconds = self._load(exp_id).get("seconds")
         return float(seconds) if isinstance(seconds, int | float) else None
-
-    def failed_checks(self, exp_id: str) -> tuple[str, ...]:
-        """The checks the last successful build's record marks failed: an experiment that is up
-        to date still owes them, and each build's summary says so again."""
-        try:
-            claims = json.loads(self._path(exp_id).read_text(encoding="utf-8"))["failed_checks"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return ()
-        return tuple(str(c) for c in claims) if isinstance(claims, list) else ()
 
     def save(
         self,
