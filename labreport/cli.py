@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from labreport import __version__
-from labreport.errors import LabreportError
+from labreport.errors import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LabreportError,
+)
 
 if TYPE_CHECKING:
     from labreport.build import Builder, ExperimentOutcome
@@ -38,7 +44,18 @@ _quiet_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _exit_status_help() -> str:
+    """The exit-status table for ``--help`` (``\b`` keeps click from re-flowing it)."""
+    import textwrap
+
+    rows = [
+        textwrap.fill(meaning, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
+        for code, meaning in EXIT_CODES
+    ]
+    return "\b\nExit status:\n" + "\n".join(rows)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_exit_status_help())
 @click.version_option(__version__, prog_name="labreport")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -342,8 +359,9 @@ def new(exp_id: str, fmt: str, title: str | None) -> None:
 def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     """Check specs, code paths, prose, formulas, checks and templates without running anything.
 
-    Reports every problem on its own line (file, field, what to fix); exit status 1 if any.
-    With no ID, checks every experiment of the project.
+    Reports every problem on its own line (file, field, what to fix) and exits as a build
+    that hit them would: 2 if a spec cannot be read or names an unknown theme, else 1 if
+    anything else is wrong. With no ID, checks every experiment of the project.
     """
     from labreport.errors import ValidationFailed
     from labreport.ids import discover, resolve_ids
@@ -364,7 +382,10 @@ def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
     if problems:
-        raise ValidationFailed(f"{len(problems)} problem(s) in {len(ids)} experiment(s)")
+        raise ValidationFailed(
+            f"{len(problems)} problem(s) in {len(ids)} experiment(s)",
+            max(problem.exit_code for problem in problems),  # as a build would end
+        )
     click.echo(f"{len(ids)} experiment(s) and {len(search_path.folders)} template folder(s): ok")
 
 
@@ -418,7 +439,9 @@ def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -
 def main() -> None:
     """Entry point: user errors become one line and an exit code; ``--debug`` shows tracebacks."""
     try:
-        cli.main(standalone_mode=False)
+        # Not standalone, so that errors are shown here, once, as one line. Then click returns
+        # the code of an ``Exit`` (a failed build's) instead of exiting with it: exit with it.
+        code = cli.main(standalone_mode=False)
     except LabreportError as exc:
         if _state["debug"]:
             traceback.print_exc()
@@ -431,10 +454,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - a bug in labreport: say so without a wall of text
         if _state["debug"]:
             raise
@@ -443,4 +466,5 @@ def main() -> None:
             "(run again with --debug for the traceback, and please report it)",
             err=True,
         )
-        sys.exit(70)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

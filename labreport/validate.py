@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from labreport import formulas
-from labreport.errors import LabreportError
+from labreport.errors import EXIT_FAILED, EXIT_USAGE, LabreportError
 from labreport.formulas import FormulaError
 from labreport.project import Project
 from labreport.prose import check_prose, results_used
@@ -28,8 +28,11 @@ TEMPLATE_SUFFIXES = (".html", ".htm", ".css", ".j2", ".jinja", ".xml", ".txt")
 
 @dataclass(frozen=True)
 class Problem:
+    """One mistake, with the exit status a build that hit it would end with."""
+
     where: str
     message: str
+    exit_code: int = EXIT_FAILED
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -99,7 +102,7 @@ def validate_experiment(
     try:
         source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
     except LabreportError as exc:
-        return [Problem(line.split(": ", 1)[0], line.split(": ", 1)[-1])
+        return [Problem(line.split(": ", 1)[0], line.split(": ", 1)[-1], exc.exit_code)
                 for line in exc.format_message().splitlines()]  # fmt: skip
     display = source.spec_path.relative_to(project.root)
     problems: list[Problem] = []
@@ -107,7 +110,7 @@ def validate_experiment(
         known = ", ".join(search_path.themes())
         problems.append(
             Problem(str(display), f"template: unknown theme {source.spec.template!r}; "
-                    f"available themes: {known}")
+                    f"available themes: {known}", EXIT_USAGE)
         )  # fmt: skip
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
