@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import re
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def project_fetcher(root: Path, refused: list[str] | None = None) -> Any:
 
 
 def _fetcher_class(root: Path, refused: list[str] | None) -> Any:
-    import weasyprint
+    weasyprint = load_weasyprint()
 
     class ProjectOnlyFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
         """Allows ``data:`` URLs and files under the project root; refuses everything else."""
@@ -119,14 +120,18 @@ def outside_references(html: str, root: Path) -> list[str]:
     return found
 
 
-def load_weasyprint() -> Any:
-    """Import WeasyPrint set up for reproducible, quiet output."""
-    os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_EPOCH)
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    import weasyprint
+_IMPORT_LOCK = threading.Lock()  # imports of large packages from two threads at once can fail
 
-    return weasyprint
+
+def load_weasyprint() -> Any:
+    """Import WeasyPrint set up for reproducible, quiet output; once, whatever the threads."""
+    with _IMPORT_LOCK:
+        os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_EPOCH)
+        logging.getLogger("weasyprint").setLevel(logging.ERROR)
+        logging.getLogger("fontTools").setLevel(logging.ERROR)
+        import weasyprint
+
+        return weasyprint
 
 
 def render_pdf(html: str, *, root: Path, refused: list[str] | None = None) -> bytes:

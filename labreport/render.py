@@ -8,6 +8,7 @@ so theme authors write layout, not logic.
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -80,8 +81,21 @@ def evaluate_checks(
     ]
 
 
-@cache
+# Pygments replaces ``pygments.lexers`` and ``pygments.formatters`` in ``sys.modules`` while
+# they are first imported, so two threads importing them at once fail about half the time
+# ("cannot import name 'PythonLexer'"). The build's preload thread and its render threads both
+# get here: the first loads Pygments under this lock, the others wait for it.
+_HIGHLIGHTER_LOCK = threading.Lock()
+
+
 def _highlighter() -> tuple[Any, Any, str, frozenset[Any]]:
+    """The lexer, the formatter, its CSS and the token types it leaves plain; loaded once."""
+    with _HIGHLIGHTER_LOCK:
+        return _load_highlighter()
+
+
+@cache
+def _load_highlighter() -> tuple[Any, Any, str, frozenset[Any]]:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
     from pygments.token import STANDARD_TYPES, Whitespace
