@@ -50,9 +50,9 @@ def project_fetcher(root: Path, refused: list[str] | None = None) -> Any:
 
 
 def _fetcher_class(root: Path, refused: list[str] | None) -> Any:
-    weasyprint = load_weasyprint()
+    base: Any = load_weasyprint().URLFetcher
 
-    class ProjectOnlyFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
+    class ProjectOnlyFetcher(base):  # type: ignore[misc]
         """Allows ``data:`` URLs and files under the project root; refuses everything else."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
