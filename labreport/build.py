@@ -319,14 +319,13 @@ class Builder:
             target = self.out_dir / f"{exp_id}.{fmt}"
             write_atomic(target, data)
             written.append(target)
-        try:
-            self.state.save(
-                exp_id, digest, written, time.perf_counter() - start, failed_checks
-            )  # fmt: skip
+        elapsed = time.perf_counter() - start  # one reading: the summary and the next batch's
+        try:  # order see the same duration
+            self.state.save(exp_id, digest, written, elapsed, failed_checks)
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
-            exp_id, "built", tuple(written), ran, cached, time.perf_counter() - start,
+            exp_id, "built", tuple(written), ran, cached, elapsed,
             warnings=tuple(warnings), failed_checks=tuple(failed_checks),
         )  # fmt: skip
 

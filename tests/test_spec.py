@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -129,10 +128,9 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for i in range(1, 10):
         prev = f"*a{i - 1}"
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
-    start = time.perf_counter()
+    # Refused by name, before any expansion (which would not finish: 9**10 strings).
     with pytest.raises(SpecError, match="alias bomb"):
         parse_spec("\n".join(lines) + "\n", Path("bomb.yaml"))
-    assert time.perf_counter() - start < 5  # generous bound: an expansion would never finish
 
 
 def test_missing_code_file(tmp_path: Path) -> None:
