@@ -20,13 +20,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from labreport import formulas
 from labreport.cache import RunCache, folder_digest, program_inputs, run_key
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from labreport.spec import ExperimentSource, Program
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", bound=Hashable)
+R = TypeVar("R")
 
 Format = Literal["html", "pdf"]
 Status = Literal["built", "up-to-date", "failed"]
@@ -197,20 +199,39 @@ class Builder:
         An interruption (KeyboardInterrupt, SIGTERM, SIGHUP) stops every running program, starts
         no other, and is raised again once the workers are done.
         """
+        with self.session():
+            return self.map(self.build, self._longest_first(ids), jobs, order=ids)
+
+    def map(
+        self,
+        work: Callable[[T], R],
+        items: Sequence[T],
+        jobs: int,
+        order: Sequence[T] | None = None,
+    ) -> list[R]:
+        """``work(item)`` for each (distinct) item, up to ``jobs`` at once, started in the
+        order of ``items``; results in the order of ``order`` (default: ``items``). Inside
+        :meth:`session`. An interruption kills every running program and starts no other."""
+        order = items if order is None else order
+        if jobs <= 1 or len(items) <= 1:
+            done = {item: work(item) for item in items}
+            return [done[item] for item in order]
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
+        try:
+            futures = {item: pool.submit(work, item) for item in items}
+            return [futures[item].result() for item in order]
+        except BaseException:
+            self._cancel.set()  # running programs are killed within a tick
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Around a batch: SIGTERM/SIGHUP interrupt like Ctrl-C, and the PDF workers and (unless
+        shared with serve) the warm interpreters are closed at the end."""
         with _terminations_interrupt(), self._pools():
-            if jobs <= 1 or len(ids) <= 1:
-                return [self.build(exp_id) for exp_id in ids]
-            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
-            try:
-                futures = {
-                    exp_id: pool.submit(self.build, exp_id) for exp_id in self._longest_first(ids)
-                }
-                return [futures[exp_id].result() for exp_id in ids]
-            except BaseException:
-                self._cancel.set()  # running programs are killed within a tick
-                raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            yield
 
     def _longest_first(self, ids: Sequence[str]) -> list[str]:
         """Start the slowest experiments first (by their last build), so that one long build
@@ -303,7 +324,7 @@ class Builder:
         source = load_experiment(folder, display_root=self.project.root)
         self._check_theme(source)
         warnings: list[str] = []
-        runs, ran, cached = self._run(source, warnings)
+        runs, ran, cached = self.run_programs(source, warnings)
         self._check_cancelled()
         failed_checks: list[str] = []
         rendered = self._render(source, runs, warnings, failed_checks)
@@ -359,10 +380,13 @@ class Builder:
             threads=PROGRAM_THREADS,
         )
 
-    def _run(
-        self, source: ExperimentSource, warnings: list[str]
+    def run_programs(
+        self, source: ExperimentSource, warnings: list[str], label: str | None = None
     ) -> tuple[list[RunResult], int, int]:
-        """Every program's result, from the cache when its inputs are unchanged."""
+        """Every program's result, from the cache when its inputs are unchanged; how many ran
+        and how many came from the cache. ``label`` names the runs in progress events (default:
+        the experiment's id). A program that fails without ``allow_errors`` raises RunError."""
+        label = label or source.id
         files = folder_digest(source.folder)
         codes = [program.code for program in source.spec.programs]
         runs: list[RunResult] = []
@@ -376,14 +400,14 @@ class Builder:
             result = None if self.options.force else self.cache.get(key)
             if result is not None:
                 cached += 1
-                self.events.program_finished(source.id, program.code, result, True)
+                self.events.program_finished(label, program.code, result, True)
             else:
                 self._check_cancelled()
                 _preload_renderer()  # while the program runs
-                self.events.program_started(source.id, program.code)
+                self.events.program_started(label, program.code)
                 result = self._run_one(source, program, limits)
                 ran += 1
-                self.events.program_finished(source.id, program.code, result, False)
+                self.events.program_finished(label, program.code, result, False)
                 # Failures that depend on the machine (timeouts, kills) are never cached.
                 if result.ok or (result.status == "error" and program.allow_errors):
                     try:
@@ -416,11 +440,10 @@ class Builder:
         failed_checks: list[str],
     ) -> dict[Format, bytes]:
         from labreport.pdf import outside_references
-        from labreport.render import build_context, render_html
+        from labreport.render import render_html
 
-        display = str(source.spec_path.relative_to(self.project.root))
-        with self._render_lock, formulas.cached_in(self.work / "formulas"):
-            context = build_context(self.project, source, runs, display)
+        context = self.context(source, runs)
+        with self._render_lock:
             failed_checks += [
                 f"{check.claim.striptags()} ({check.expr})"
                 for check in context["checks"] if not check.passed
@@ -440,6 +463,15 @@ class Builder:
             rendered["pdf"] = self._pdf(source, html, refused)
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
         return rendered
+
+    def context(self, source: ExperimentSource, runs: list[RunResult]) -> dict[str, Any]:
+        """What the theme renders: the prose filled in with the runs' values (a value no run
+        recorded is a RenderError naming the field), the checks evaluated."""
+        from labreport.render import build_context
+
+        display = str(source.spec_path.relative_to(self.project.root))
+        with self._render_lock, formulas.cached_in(self.work / "formulas"):
+            return build_context(self.project, source, runs, display)
 
     def _pdf(self, source: ExperimentSource, html: str, refused: list[str]) -> bytes:
         """The PDF from a worker process (outside the render lock: records are laid out side by

@@ -2,7 +2,8 @@
 
 The key covers the program's source and every other file of its experiment folder (it can read
 them; the spec's other programs only when it names them), its args, seed and timeout, the
-runner's own version and the versions of Python, NumPy, PyTorch and matplotlib. It does not cover
+runner's own version, the versions of Python, NumPy, PyTorch and matplotlib, the CPU and the
+settings that select its numeric kernels (see :mod:`labreport.provenance`). It does not cover
 ``experiment.yaml``'s prose or the templates, so editing those re-renders without re-training. An
 entry is one JSON file whose payload carries its own SHA-256: a file cut short by a killed build,
 or edited by hand, is detected and run again.
@@ -25,23 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 from labreport.ids import SPEC_NAME
 from labreport.output import write_atomic
+from labreport.provenance import machine_fingerprint
 from labreport.runner import RUNNER_VERSION, CapturedFigure, RunResult
 
 if TYPE_CHECKING:
     from labreport.spec import Program
 
 log = logging.getLogger(__name__)
-_LIBRARIES = ("numpy", "torch", "matplotlib")
+LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
 _SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 
 @cache
 def environment_fingerprint() -> dict[str, str]:
-    """Versions that change what a program computes; read from metadata, nothing imported."""
+    """Versions that change what a program computes (read from metadata, nothing imported),
+    the CPU and the settings that pick other numeric kernels on it."""
     versions = {"python": platform.python_version(), "runner": RUNNER_VERSION}
-    for name in _LIBRARIES:
+    for name in LIBRARIES:
         versions[name] = installed_version(name)
-    return versions
+    return {**versions, **machine_fingerprint()}
 
 
 def installed_version(name: str) -> str:
@@ -131,12 +134,14 @@ def run_key(
 
 
 def _to_payload(result: RunResult) -> dict[str, Any]:
-    return asdict(result)
+    payload = asdict(result)
+    del payload["cached"]  # how this build got it, not what the run did
+    return payload
 
 
 def _from_payload(payload: dict[str, Any]) -> RunResult:
     figures = tuple(CapturedFigure(**f) for f in payload.pop("figures"))
-    return RunResult(figures=figures, **payload)
+    return RunResult(figures=figures, **{**payload, "cached": True})
 
 
 class RunCache:

@@ -236,6 +236,58 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+@cli.command()
+@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.option(
+    "--seeds", "seeds", type=click.IntRange(min=2), default=5, show_default=True,
+    help="How many seeds to run each experiment with.",
+)  # fmt: skip
+@_force_option
+@_jobs_option
+@_quiet_option
+def verify(
+    experiments: tuple[str, ...], seeds: int, force: bool, jobs: int | None, quiet: bool
+) -> None:
+    """Check that each experiment's claims hold over several seeds, not only the record's run.
+
+    Runs every program of each experiment (all, or each ID given) again with N seeds -- run k
+    gives each program its spec seed plus k, so run 0 is the record's own -- side by side and
+    through the run cache, fills in the prose and evaluates the checks for each run. Prints,
+    per check, on how many seeds it held (and the seeds where it failed), then the mean, the
+    standard deviation and the range of every recorded number. Exit status 1 if any check or
+    program failed on any seed. See docs/verify.md.
+    """
+    from labreport.build import Builder, BuildOptions
+    from labreport.ids import discover, resolve_ids
+    from labreport.project import find_project
+    from labreport.verify import Verifier, describe, exit_code
+
+    project = find_project()
+    ids = (
+        resolve_ids(project.experiments_dir, list(experiments))
+        if experiments
+        else discover(project.experiments_dir)
+    )
+    progress = _progress_display(quiet)
+    builder = Builder(project, BuildOptions(formats=("html",), force=force), progress)
+    try:
+        verdicts = Verifier(builder).verify(ids, seeds, jobs or os.cpu_count() or 1)
+    finally:
+        progress.close()
+    for verdict in verdicts:
+        for line in describe(verdict):
+            click.echo(line)
+    code = exit_code(verdicts)
+    if code:
+        shaky = [v.id for v in verdicts if not v.holds]
+        click.echo(
+            f"Error: {', '.join(shaky)}: not every claim held on every seed (make the "
+            "experiment more robust or the claim weaker but true; see docs/verify.md)",
+            err=True,
+        )
+        raise click.exceptions.Exit(code)
+
+
 @cli.command(name="list")
 def list_experiments() -> None:
     """Show each experiment: id, number, title and format."""

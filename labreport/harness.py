@@ -1,8 +1,9 @@
 """Runs *inside* the child process: seeds, figure capture at exit, the traceback, an exit report.
 
 Invoked as ``python -m labreport.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the runner. It
-imports nothing else of labreport, and seeds NumPy and PyTorch only when the program imports them,
-so a NumPy-only program never pays for torch. Figures shown or saved are captured by the
+imports nothing else of labreport but :mod:`labreport.record` (which programs load anyway),
+seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program never pays
+for torch. Figures shown or saved are captured by the
 ``labreport.mpl_backend`` backend (selected through ``MPLBACKEND``); this module captures the ones
 still open when the program ends.
 
@@ -31,6 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from labreport.record import SEED_ENV
 
 EXIT_REPORT = "exit.json"
 
@@ -107,6 +110,18 @@ def _user_traceback(exc: BaseException, program: str) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
+def _environment() -> dict[str, str]:
+    """What the program computed with, as this process saw it: its BLAS threads, and PyTorch's
+    CPU kernels (which ``ATEN_CPU_CAPABILITY`` can change) and threads when it imported it."""
+    found = {"threads": os.environ.get("OMP_NUM_THREADS", "")}  # the runner sets all three
+    torch: Any = sys.modules.get("torch")
+    if torch is not None:
+        with contextlib.suppress(Exception):  # a program may have broken its own torch
+            found["torch_cpu"] = str(torch.backends.cpu.get_cpu_capability())
+            found["torch_threads"] = str(torch.get_num_threads())
+    return found
+
+
 def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when the labreport that started it dies."""
     parent = os.environ.get("LABREPORT_PARENT_PID")
@@ -126,6 +141,7 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     faulthandler.enable()
     seed = int(seed_text)
+    os.environ[SEED_ENV] = str(seed)  # for run_seed(); this process is the program's own
     random.seed(seed)
     hooks = {"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}
     for name in list(hooks):
@@ -161,6 +177,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - a figure that fails to draw is reported, not fatal
         sys.stderr.write(f"labreport: could not capture the open figures: {exc}\n")
     report["duration"] = time.perf_counter() - start
+    report["environment"] = _environment()
     sys.stdout.flush()
     sys.stderr.flush()
     Path(result_dir, EXIT_REPORT).write_text(json.dumps(report), encoding="utf-8")

@@ -1,9 +1,11 @@
-"""``record(name, value)``: how an experiment program hands a measured value to its record.
+"""``record(name, value)`` and ``run_seed()``: how a program talks to its lab record.
 
 A program calls ``record("test_mse", mse)``; the spec's prose then says
 ``{{ results.test_mse | round(4) }}`` and the sentence in the record is always the measured one.
 Run under labreport, values go to the file named by ``LABREPORT_RECORDS`` (set by the harness);
 run as plain ``python prog.py``, they are printed, so every program still works on its own.
+``run_seed()`` is the seed of this run -- the spec's ``seed:``, or each of ``labreport verify``'s
+seeds -- for programs that seed their own generators.
 This module imports nothing heavy: it is loaded inside the student's process.
 """
 
@@ -15,8 +17,9 @@ import os
 from typing import Any
 
 RECORDS_ENV = "LABREPORT_RECORDS"
+SEED_ENV = "LABREPORT_SEED"  # set by the harness to the seed this run was given
 
-__all__ = ["record", "RECORDS_ENV"]
+__all__ = ["record", "run_seed", "RECORDS_ENV", "SEED_ENV"]
 
 
 def _plain(value: Any) -> Any:
@@ -55,3 +58,15 @@ def record(name: str, value: Any) -> Any:
     else:
         print(f"[record] {name} = {plain!r}")
     return value
+
+
+def run_seed(default: int = 0) -> int:
+    """The seed labreport runs this program with; ``default`` when it runs on its own.
+
+    labreport seeds ``random``, NumPy and PyTorch itself; a program that makes its own
+    generators (``torch.Generator().manual_seed(...)``, ``np.random.default_rng(...)``) or
+    re-seeds derives their seeds from this, so that ``labreport verify --seeds N`` really
+    trains N different ways and a plain ``python prog.py`` still prints the record's numbers.
+    """
+    text = os.environ.get(SEED_ENV)
+    return int(text) if text and text.isdigit() else default

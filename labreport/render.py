@@ -18,9 +18,11 @@ import jinja2
 from markupsafe import Markup
 
 from labreport import __version__
+from labreport.cache import LIBRARIES, environment_fingerprint
 from labreport.errors import RenderError
 from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
+from labreport.provenance import Provenance, build_date, cpu_model, machine_fingerprint
 from labreport.runner import RunResult
 from labreport.spec import ExperimentSource
 from labreport.themes import ENTRY, ThemeSearchPath
@@ -148,6 +150,34 @@ def merged_results(runs: list[RunResult]) -> dict[str, Any]:
     return merged
 
 
+def _provenance(spec_seeds: list[int], runs: list[RunResult]) -> Provenance:
+    """What made these runs: the versions that key the run cache, the CPU, and what each run
+    reported from inside its own process."""
+    versions = environment_fingerprint()
+
+    def distinct(key: str, *fallbacks: str) -> tuple[str, ...]:
+        found = []
+        for run in runs:
+            keys = (key, *fallbacks)
+            value = next((run.environment[k] for k in keys if run.environment.get(k)), None)
+            if value is not None:
+                found.append(value)
+        return tuple(dict.fromkeys(found))
+
+    return Provenance(
+        labreport=__version__,
+        versions={k: versions[k] for k in ("python", *LIBRARIES)},
+        cpu=cpu_model(),
+        torch_kernels=distinct("torch_cpu"),
+        threads=distinct("torch_threads", "threads"),
+        seeds=tuple(dict.fromkeys(spec_seeds)),
+        date=build_date(),
+        programs=len(runs),
+        cached=sum(run.cached for run in runs),
+        settings={k: v for k, v in machine_fingerprint().items() if k != "cpu"},
+    )
+
+
 def _or_placeholder(value: str | None) -> str:
     return value if value else PLACEHOLDER
 
@@ -243,6 +273,7 @@ def build_context(
         "date": _or_placeholder(spec.date or project.config.dates.get(source.id)),
         "placeholder": PLACEHOLDER,
         "pygments_css": Markup(_highlighter()[2]),
+        "provenance": _provenance([p.seed for p in spec.programs], runs),
         "generator": f"labreport {__version__}",
     }
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "error", "timeout", "memory", "killed"]
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "3"  # 3: unseeded numpy.random.default_rng() is seeded
+RUNNER_VERSION = "4"  # 4: the run's environment (PyTorch kernels, threads) is captured
 # Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
 # WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
 # ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
@@ -75,6 +75,9 @@ class RunResult:
     duration: float = 0.0
     output_truncated_bytes: int = 0
     figures_dropped: int = 0
+    # What the program computed with, as its process saw it (see harness._environment).
+    environment: dict[str, str] = field(default_factory=dict)
+    cached: bool = False  # taken from the run cache by this build, not run by it
 
     @property
     def ok(self) -> bool:
@@ -205,6 +208,13 @@ def _read_exit_report(results: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}  # no report: the program died before the harness could write it
     return report if isinstance(report, dict) else {}
+
+
+def _environment(report: dict[str, Any]) -> dict[str, str]:
+    found = report.get("environment")
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
 
 
 def _signal_name(number: int) -> str:
@@ -350,4 +360,5 @@ def run_program(
             duration=duration,
             output_truncated_bytes=dropped,
             figures_dropped=figures_dropped,
+            environment=_environment(report),
         )

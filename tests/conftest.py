@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Records carry their build date: fix it, as a reproducible build would, so that two builds in
+# one test compare equal even across midnight (tests/test_verify.py checks the date shown).
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
+
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 PROJECTS = Path(__file__).resolve().parent / "projects"
