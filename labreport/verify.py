@@ -176,16 +176,21 @@ def describe(verdict: Verdict, values: bool = True) -> list[str]:
     if verdict.error is not None:
         return [f"{verdict.id}: not verified: {verdict.error}"]
     n = len(verdict.seeds)
+    runs = n - len(verdict.failures)
     robust = sum(not t.failed for t in verdict.tallies)
     head = f"{verdict.id}: {len(verdict.tallies)} check(s), {n} seeds ({_seed_list(verdict.seeds)})"
+    if verdict.failures:
+        head += f": {len(verdict.failures)} seed(s) FAILED"
+        head += f"; of the {runs} other(s): " if verdict.tallies else ""
+    elif verdict.tallies:
+        head += ": "
     if verdict.tallies:
-        head += f": {robust} held on every seed"
+        head += f"{robust} held on every seed"
         if robust < len(verdict.tallies):
             head += f", {len(verdict.tallies) - robust} did not"
     lines = [head]
     for run in verdict.failures:
         lines.append(f"  seed {run.seed}: FAILED: {run.error}")
-    runs = n - len(verdict.failures)
     for tally in verdict.tallies:
         mark = "held" if not tally.failed else "FAILED"
         line = f"  {mark} {len(tally.held)}/{runs}  {' '.join(tally.claim.split())}"

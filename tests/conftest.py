@@ -40,3 +40,16 @@ def copy_project(name: str, destination: Path) -> Path:
         PROJECTS / name, destination, ignore=shutil.ignore_patterns(".labreport", "build")
     )
     return destination
+
+
+def copy_course(destination: Path, *ids: str) -> Path:
+    """A private copy of the course (labreport.toml and the experiments ``ids``): tests never
+    build in the checkout, whose ``.labreport/`` and ``build/`` belong to its user."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "labreport.toml", destination)
+    for exp in ids:
+        shutil.copytree(
+            REPO / "experiments" / exp, destination / "experiments" / exp,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
+    return destination

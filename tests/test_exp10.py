@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from labreport.spec import load_experiment
 
-from conftest import REPO
+from conftest import REPO, copy_course
 
 pytestmark = pytest.mark.slow
 SPEC = load_experiment(REPO / "experiments" / "exp10").spec
@@ -22,9 +22,10 @@ SPEC = load_experiment(REPO / "experiments" / "exp10").spec
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("out")
+    course = copy_course(tmp_path_factory.mktemp("course"), "exp10")
     done = subprocess.run(
         [sys.executable, "-m", "labreport", "build", "exp10", "--force", "--out", str(out)],
-        cwd=REPO,
+        cwd=course,
         capture_output=True,
         text=True,
         timeout=600,

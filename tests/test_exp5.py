@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from conftest import REPO
+from conftest import REPO, copy_course
 
 EXP5 = REPO / "experiments" / "exp5"
 
@@ -20,9 +20,10 @@ EXP5 = REPO / "experiments" / "exp5"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("out")
+    course = copy_course(tmp_path_factory.mktemp("course"), "exp5")
     done = subprocess.run(
         [sys.executable, "-m", "labreport", "build", "exp5", "--force", "--out", str(out)],
-        cwd=REPO / "experiments",  # any subfolder of the project works
+        cwd=course / "experiments",  # any subfolder of the project works
         capture_output=True,
         text=True,
         timeout=300,
@@ -38,8 +39,9 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> str:
     records = tmp_path_factory.mktemp("raw") / "records.jsonl"
     env = {**os.environ, "MPLBACKEND": "Agg", "LABREPORT_RECORDS": str(records)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    folder = copy_course(tmp_path_factory.mktemp("raw_course"), "exp5") / "experiments" / "exp5"
     done = subprocess.run(
-        [sys.executable, "rnn_numpy.py"], cwd=EXP5, env=env, capture_output=True, text=True,
+        [sys.executable, "rnn_numpy.py"], cwd=folder, env=env, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from click.testing import CliRunner
 from labreport.cli import cli
 from labreport.spec import load_experiment
 
-from conftest import REPO, working_directory
+from conftest import REPO, copy_course, working_directory
 
 UNIT = ("exp11", "exp12", "exp13", "exp14")
 pytestmark = pytest.mark.slow
@@ -21,10 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four experiments built once, in parallel, with --strict: a failed check fails."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(REPO / "labreport.toml", root)
-    for exp in UNIT:
-        shutil.copytree(REPO / "experiments" / exp, root / "experiments" / exp)
+    root = copy_course(tmp_path_factory.mktemp("course"), *UNIT)
     with working_directory(root):
         result = CliRunner().invoke(
             cli, ["build", *UNIT, "--format", "html", "--strict", "--jobs", "2"]

@@ -180,3 +180,23 @@ def test_other_numeric_kernels_are_another_run_and_are_named(tmp_path: Path) -> 
     other = labreport(root, "build", "seeds", "--format", "html", OPENBLAS_CORETYPE="Haswell")
     assert other.returncode == 0 and "running draw.py" in other.stderr  # not the cached run
     assert "OPENBLAS_CORETYPE=Haswell" in provenance(root / "build" / "seeds.html")
+
+
+def test_a_seed_whose_program_fails_is_reported_and_exits_1(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    program = root / "experiments" / "seeds" / "draw.py"
+    program.write_text(
+        program.read_text() + "if seed == 1:\n    raise ValueError('unlucky seed')\n"
+    )
+    result = labreport(root, "verify", "--seeds", "3", "-q")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "seeds: 2 check(s), 3 seeds (0, 1, 2): 1 seed(s) FAILED; "
+        "of the 2 other(s): 1 held on every seed, 1 did not"
+    )
+    assert lines[1].startswith("  seed 1: FAILED: seeds: draw.py failed: ValueError: unlucky seed")
+    assert (
+        lines[2]
+        == "  FAILED 1/2  The seed is small.  -- failed on seed(s) 2: results.seed_value < 2"
+    )
