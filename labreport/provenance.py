@@ -92,7 +92,7 @@ class Provenance:
         if self.torch_kernels:
             torch += f" (CPU kernels {'/'.join(self.torch_kernels)})"
         elif v.get("torch") not in (None, "absent"):
-            torch += " (not imported)"
+            torch += " (not used)"
         libraries = [f"Python {v.get('python', '?')}", f"NumPy {v.get('numpy', '?')}", torch,
                      f"matplotlib {v.get('matplotlib', '?')}"]  # fmt: skip
         threads = "/".join(self.threads) or "?"

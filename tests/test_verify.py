@@ -155,7 +155,7 @@ def test_the_record_says_what_made_it(tmp_path: Path) -> None:
     for part in (
         f"Python {platform.python_version()}",
         f"NumPy {installed_version('numpy')}",
-        f"PyTorch {installed_version('torch')} (not imported)",
+        f"PyTorch {installed_version('torch')} (not used)",
         f"matplotlib {installed_version('matplotlib')}",
         "1 thread per program, seed 0",
     ):
@@ -200,3 +200,15 @@ def test_a_seed_whose_program_fails_is_reported_and_exits_1(tmp_path: Path) -> N
         lines[2]
         == "  FAILED 1/2  The seed is small.  -- failed on seed(s) 2: results.seed_value < 2"
     )
+
+
+def test_a_theme_can_hide_the_provenance(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "templates" / "classic").mkdir(parents=True)
+    (root / "templates" / "classic" / "record.html").write_text(
+        '{% extends "builtin/classic/record.html" %}{% block provenance %}{% endblock %}',
+        encoding="utf-8",
+    )
+    assert labreport(root, "build", "seeds", "--format", "html").returncode == 0
+    html = (root / "build" / "seeds.html").read_text(encoding="utf-8")
+    assert "The program drew" in html and 'class="provenance"' not in html
