@@ -6,7 +6,9 @@ It is trained on river_town.txt, a short story of about 5.6 KB written for this 
 training steps the program measures the loss (cross-entropy in nats per character) and
 the perplexity, exp(loss), on the training and the validation text, and keeps a copy of
 the weights with the lowest validation loss (early stopping). With those weights it then
-generates text by sampling one character at a time at three temperatures.
+generates text by sampling one character at a time: eight texts at each of three
+temperatures, and measures how many of their words are real words of the story and how
+many are distinct (one sample is one draw; the averages over several describe the method).
 
 The post-lab program (temperature.py) imports the functions defined here.
 """
@@ -15,18 +17,20 @@ import copy
 import math
 import re
 import textwrap
+from collections import Counter
 
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from labreport.record import record
+from labreport.record import record, run_seed
 
-HELD_OUT = 4  # index of the paragraph kept for validation (the one about the school)
+HELD_OUT = 4  # index of the paragraph kept for validation (the one about the mill)
 EMBED, HIDDEN = 32, 96  # character embedding size, LSTM hidden units
 SEQ_LEN, BATCH_SIZE = 64, 32  # each step: 32 random slices of 64 (+1) characters
 STEPS, LR, EVAL_EVERY = 300, 0.005, 25
 TEMPERATURES = (0.5, 1.0, 1.5)
+N_SAMPLES, SAMPLE_LENGTH = 8, 300  # texts generated per temperature, characters per text
 
 
 def load_data(path="river_town.txt"):
@@ -47,6 +51,17 @@ def load_data(path="river_town.txt"):
 def words_of(text):
     """The words of a text, in lower case."""
     return re.findall(r"[a-z']+", text.lower())
+
+
+def word_stats(texts, story_words):
+    """Averages over the texts: the fraction of a text's words that are real (words of the
+    story) and the fraction that are distinct (a text that repeats itself has few)."""
+    real = distinct = 0.0
+    for text in texts:
+        words = words_of(text)
+        real += sum(w in story_words for w in words) / len(words)
+        distinct += len(set(words)) / len(words)
+    return real / len(texts), distinct / len(texts)
 
 
 class CharLSTM(nn.Module):
@@ -75,8 +90,9 @@ def train(log=print):
     chars, train_ids, val_ids = load_data()
     log(f"{len(train_ids)} training and {len(val_ids)} validation characters")
     log(f"Vocabulary: {len(chars)} characters")
-    torch.manual_seed(0)
-    batches = torch.Generator().manual_seed(1)  # where the training windows start
+    seed = 1000 * run_seed()  # run_seed() is 0 when run by hand
+    torch.manual_seed(seed)
+    batches = torch.Generator().manual_seed(seed + 1)  # where the training windows start
     model = CharLSTM(len(chars))
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     history = {"step": [], "train": [], "val": []}
@@ -110,19 +126,23 @@ def train(log=print):
     return model, chars, history
 
 
-def sample(model, chars, prompt, length, temperature, generator):
-    """Generate `length` characters after `prompt`, drawn from softmax(logits / T)."""
+def sample(model, chars, prompt, length, temperature, generator, n=1):
+    """Generate n texts of `length` characters after `prompt`, drawn from softmax(logits / T).
+
+    The n texts are generated side by side, as one batch: they differ only by the draws.
+    """
     to_id = {c: i for i, c in enumerate(chars)}
     with torch.no_grad():
         # Read the prompt, then feed each generated character back in as the next input.
-        logits, state = model(torch.tensor([[to_id[c] for c in prompt]]))
+        logits, state = model(torch.tensor([[to_id[c] for c in prompt]] * n))
         out = []
         for _ in range(length):
-            probs = torch.softmax(logits[0, -1] / temperature, dim=0)
-            next_id = torch.multinomial(probs, 1, generator=generator).item()
-            out.append(chars[next_id])
-            logits, state = model(torch.tensor([[next_id]]), state)
-    return prompt + "".join(out)
+            probs = torch.softmax(logits[:, -1] / temperature, dim=-1)  # (n, vocab)
+            next_ids = torch.multinomial(probs, 1, generator=generator)  # (n, 1)
+            out.append(next_ids)
+            logits, state = model(next_ids, state)
+    rows = torch.cat(out, dim=1).tolist()
+    return [prompt + "".join(chars[i] for i in row) for row in rows]
 
 
 def main():
@@ -165,20 +185,36 @@ def main():
     record("n_train_chars", len(train_ids))
     record("n_val_chars", len(val_ids))
 
-    # Generate text; count how many of its words are words of the training text.
+    # Generate text: N_SAMPLES texts per temperature, drawn side by side. Measure how many
+    # of their words are words of the training text, and how many are distinct.
     story_words = set(words_of("".join(chars[i] for i in train_ids)))
-    generator = torch.Generator().manual_seed(2)
+    generator = torch.Generator().manual_seed(1000 * run_seed() + 2)
+    record("n_samples", N_SAMPLES)
+    record("sample_chars", SAMPLE_LENGTH)
     for temperature in TEMPERATURES:
-        text = sample(model, chars, "The river", 300, temperature, generator)
-        words = words_of(text)
-        real = sum(w in story_words for w in words) / len(words)
-        print(f"\n--- Sample at temperature {temperature} ({real:.0%} real words) ---")
-        for line in text.split("\n"):  # wrapped at 80 columns, keeping paragraph breaks
+        texts = sample(
+            model, chars, "The river", SAMPLE_LENGTH, temperature, generator, n=N_SAMPLES
+        )
+        real, distinct = word_stats(texts, story_words)
+        print(
+            f"\n--- Temperature {temperature}: {N_SAMPLES} samples, on average {real:.0%} "
+            f"real and {distinct:.0%} distinct words. The first: ---"
+        )
+        for line in texts[0].split("\n"):  # wrapped at 80 columns, keeping paragraph breaks
             print(textwrap.fill(line, 80))
         name = f"T{round(10 * temperature):02d}"  # T05, T10, T15
         record(f"real_{name}", real)
+        record(f"distinct_{name}", distinct)
         # One line, so that the prose can quote it
-        record(f"sample_{name}", " ".join(text.split()))
+        record(f"sample_{name}", " ".join(texts[0].split()))
+        # The commonest pairs of consecutive words in all the texts of this temperature
+        pairs = Counter()
+        for text in texts:
+            words = words_of(text)
+            pairs.update(" ".join(pair) for pair in zip(words, words[1:], strict=False))
+        top = pairs.most_common(3)
+        print("Commonest word pairs: " + ", ".join(f"{p!r} ({n}x)" for p, n in top))
+        record(f"top_pairs_{name}", [p for p, _ in top])
 
     fig, (ax_loss, ax_ppl) = plt.subplots(1, 2, figsize=(11, 4))
     curves = ((train_loss, "training text"), (val_loss, "validation paragraph"))
