@@ -243,7 +243,10 @@ def _shown(path: Path) -> str:
     help="How many seeds to run each experiment with.",
 )  # fmt: skip
 @_force_option
-@_jobs_option
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None,
+    help="Seed runs at once (default: the number of CPU cores).",
+)  # fmt: skip
 @_quiet_option
 def verify(
     experiments: tuple[str, ...], seeds: int, force: bool, jobs: int | None, quiet: bool
