@@ -340,8 +340,9 @@ class Builder:
             target = self.out_dir / f"{exp_id}.{fmt}"
             write_atomic(target, data)
             written.append(target)
-        elapsed = time.perf_counter() - start  # one reading: the summary and the next batch's
-        try:  # order see the same duration
+        # One clock reading: the summary and the next batch's ordering see the same duration.
+        elapsed = time.perf_counter() - start
+        try:
             self.state.save(exp_id, digest, written, elapsed, failed_checks)
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
