@@ -353,17 +353,11 @@ class Builder:
 
     def _check_theme(self, source: ExperimentSource) -> None:
         """An unknown theme is a spec (or option) error, found before any program runs."""
-        theme = self.options.theme or source.spec.template
-        known = self.search_path.themes()
-        if theme in known:
-            return
-        listing = ", ".join(known) or "none"
         if self.options.theme:
-            raise UsageError(f"--template {theme}: unknown theme; available themes: {listing}")
-        display = source.spec_path.relative_to(self.project.root)
-        raise SpecError(
-            f"{display}: template: unknown theme '{theme}'; available themes: {listing}"
-        )
+            self.search_path.resolve_theme(self.options.theme, "--template", UsageError)
+        else:
+            display = source.spec_path.relative_to(self.project.root)
+            self.search_path.resolve_theme(source.spec.template, f"{display}: template", SpecError)
 
     def limits(self, program: Program) -> RunLimits:
         """The program's limits: its spec, else ``[limits]`` in labreport.toml, else defaults;

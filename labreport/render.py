@@ -24,7 +24,7 @@ from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
 from labreport.provenance import Provenance, build_date, cpu_model, machine_fingerprint
 from labreport.runner import RunResult
-from labreport.spec import ExperimentSource
+from labreport.spec import EXPERIMENT_PROSE, PROGRAM_PROSE, ExperimentSource
 from labreport.themes import ENTRY, ThemeSearchPath
 
 
@@ -178,10 +178,6 @@ def _provenance(spec_seeds: list[int], runs: list[RunResult]) -> Provenance:
     )
 
 
-def _or_placeholder(value: str | None) -> str:
-    return value if value else PLACEHOLDER
-
-
 def _program_views(
     source: ExperimentSource, runs: list[RunResult], prose: ProseRenderer, results: dict[str, Any]
 ) -> list[ProgramView]:
@@ -202,13 +198,14 @@ def _program_views(
                 part=program.part,
                 code=program.code,
                 title=program.title or program.code,
-                task=prose.inline(program.task, f"{field}.task", own),
                 source_html=highlight_python(code_text),
                 run=run,
                 figures=tuple(figures),
                 **{
-                    name: prose.block(getattr(program, name), f"{field}.{name}", own)
-                    for name in ("data", "result", "analysis", "inferences")
+                    name: (prose.inline if inline else prose.block)(
+                        getattr(program, name), f"{field}.{name}", own
+                    )
+                    for name, inline in PROGRAM_PROSE
                 },
             )
         )
@@ -223,12 +220,6 @@ def build_context(
     prose = ProseRenderer(display, spec.model_dump())  # type: ignore[arg-type]
     results = merged_results(runs)
     programs = _program_views(source, runs, prose, results)
-    course_cfg, student = project.config.course, project.config.student
-    course = {
-        "title": _or_placeholder(spec.course.title or course_cfg.title),
-        "codes": _or_placeholder(spec.course.codes or course_cfg.codes),
-        "academic_year": _or_placeholder(spec.course.academic_year or course_cfg.academic_year),
-    }
     rubric_totals = [r.total_marks for r in spec.rubric]
     obtained = [r.marks_obtained for r in spec.rubric if r.marks_obtained is not None]
     return {
@@ -237,10 +228,11 @@ def build_context(
         "number": spec.number,
         "title": spec.title,
         "doc_title": f"Experiment {spec.number}: {spec.title}",
-        "aim": prose.inline(spec.aim, "aim", results),
+        **{
+            name: (prose.inline if inline else prose.block)(getattr(spec, name), name, results)
+            for name, inline in EXPERIMENT_PROSE
+        },
         "tools": spec.tools,
-        "theory": prose.block(spec.theory, "theory", results),
-        "description": prose.block(spec.description, "description", results),
         "prerequisites": [
             prose.inline(p, f"prerequisites[{i}]", results)
             for i, p in enumerate(spec.prerequisites)
@@ -262,15 +254,14 @@ def build_context(
         "programs": programs,
         "inlab": [p for p in programs if p.part == "in-lab"],
         "postlab": [p for p in programs if p.part == "post-lab"],
-        "result": prose.block(spec.result, "result", results),
         "checks": evaluate_checks(source, prose, results),
         "results": results,
         "rubric": spec.rubric,
         "rubric_total": sum(rubric_totals) if all(t is not None for t in rubric_totals) else None,
         "rubric_obtained": sum(obtained) if len(obtained) == len(spec.rubric) else None,
-        "course": course,
-        "student": {"name": _or_placeholder(student.name), "id": _or_placeholder(student.id)},
-        "date": _or_placeholder(spec.date or project.config.dates.get(source.id)),
+        "course": project.course(spec.course),
+        "student": project.student(),
+        "date": project.date(source.id, spec.date),
         "placeholder": PLACEHOLDER,
         "pygments_css": Markup(_highlighter()[2]),
         "provenance": _provenance([p.seed for p in spec.programs], runs),
@@ -289,9 +280,8 @@ def render_html(context: Mapping[str, Any], theme: str, search_path: ThemeSearch
         where = exc.filename or exc.name or name
         raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc
     except jinja2.TemplateNotFound as exc:
-        known = ", ".join(search_path.themes()) or "none"
         if exc.name == name:
-            raise RenderError(f"unknown theme '{theme}'; available themes: {known}") from exc
+            search_path.resolve_theme(theme, "template")  # raises: the theme is gone
         raise RenderError(f"{name}: template not found: {exc.name}") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc) or name + ': '}{exc}") from exc

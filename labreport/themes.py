@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from labreport.errors import OutputError, ProjectError, RenderError
+from labreport.errors import LabreportError, OutputError, ProjectError, RenderError, UsageError
 from labreport.project import CONFIG_NAME, Project
 
 if TYPE_CHECKING:
@@ -134,10 +134,10 @@ class ThemeSearchPath:
         if not (source / ENTRY).is_file():
             known = ", ".join(sorted(p.name for p in builtin_templates_dir().iterdir()
                                      if (p / ENTRY).is_file()))  # fmt: skip
-            raise RenderError(f"no built-in theme {theme!r}; built-in themes: {known}")
+            raise UsageError(f"no built-in theme {theme!r}; built-in themes: {known}")
         target = target_root / theme
         if target.exists() and not force:
-            raise OutputError(f"{target} already exists; pass --force to overwrite it")
+            raise UsageError(f"{target} already exists; pass --force to overwrite it")
         try:
             if target.exists():
                 shutil.rmtree(target)
@@ -145,6 +145,18 @@ class ThemeSearchPath:
         except OSError as exc:
             raise OutputError(f"cannot copy theme {theme!r} to {target}: {exc.strerror}") from exc
         return target
+
+    def resolve_theme(
+        self, name: str, named_by: str, error: type[LabreportError] = RenderError
+    ) -> str:
+        """``name`` when a folder of the path has that theme; else the one error that says a
+        theme is unknown, raised as ``error`` and prefixed with ``named_by``, who asked for it
+        (``--template``, or ``experiments/x/experiment.yaml: template``)."""
+        known = self.themes()
+        if name in known:
+            return name
+        listing = ", ".join(known) or "none"
+        raise error(f"{named_by}: unknown theme '{name}'; available themes: {listing}")
 
     def themes(self) -> list[str]:
         return [source.name for source in self.sources()]

@@ -15,11 +15,11 @@ from pathlib import Path
 import jinja2
 
 from labreport import formulas
-from labreport.errors import EXIT_FAILED, EXIT_USAGE, LabreportError
+from labreport.errors import EXIT_FAILED, LabreportError, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
 from labreport.prose import check_prose, results_used
-from labreport.spec import Experiment, ExperimentSource, load_experiment
+from labreport.spec import ExperimentSource, load_experiment, prose_fields
 from labreport.themes import ThemeSearchPath
 
 #: Template files are parsed as Jinja; other files of a theme (images) are left alone.
@@ -36,28 +36,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-def prose_fields(spec: Experiment) -> Iterator[tuple[str, str]]:
-    """``(field path, text)`` of every field that is rendered as prose."""
-    for name in ("aim", "theory", "description", "result"):
-        text = getattr(spec, name)
-        if text:
-            yield name, text
-    for i, item in enumerate(spec.prerequisites):
-        yield f"prerequisites[{i}]", item
-    for group in ("prelab", "viva"):
-        for i, qa in enumerate(getattr(spec, group)):
-            yield f"{group}[{i}].question", qa.question
-            if qa.answer:
-                yield f"{group}[{i}].answer", qa.answer
-    for i, program in enumerate(spec.programs):
-        for name in ("task", "data", "result", "analysis", "inferences"):
-            text = getattr(program, name)
-            if text:
-                yield f"programs[{i}].{name}", text
-    for i, check in enumerate(spec.checks):
-        yield f"checks[{i}].claim", check.claim
 
 
 def recorded_names(source: ExperimentSource) -> set[str] | None:
@@ -106,12 +84,10 @@ def validate_experiment(
                 for line in exc.format_message().splitlines()]  # fmt: skip
     display = source.spec_path.relative_to(project.root)
     problems: list[Problem] = []
-    if source.spec.template not in search_path.themes():
-        known = ", ".join(search_path.themes())
-        problems.append(
-            Problem(str(display), f"template: unknown theme {source.spec.template!r}; "
-                    f"available themes: {known}", EXIT_USAGE)
-        )  # fmt: skip
+    try:
+        search_path.resolve_theme(source.spec.template, "template", SpecError)
+    except SpecError as exc:
+        problems.append(Problem(str(display), exc.format_message(), exc.exit_code))
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
     texts += [

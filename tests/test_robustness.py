@@ -280,7 +280,7 @@ def test_unknown_template_option_exit_2(project: Path, monkeypatch: pytest.Monke
     result = build(project, monkeypatch, "ok", "--template", "fancy")
     assert result.exit_code == 2
     (line,) = errors(result)
-    assert line.startswith("Error: --template fancy: unknown theme; available themes: ")
+    assert line.startswith("Error: --template: unknown theme 'fancy'; available themes: ")
 
 
 # ------------------------------------------------------------------------------ 7: timeouts
