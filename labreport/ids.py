@@ -13,7 +13,8 @@ from pathlib import Path
 from labreport.errors import UnknownExperimentError
 
 SPEC_NAME = "experiment.yaml"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ID_TEXT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # a folder name under experiments/, never a path
+ID_PATTERN = re.compile(rf"^{ID_TEXT}$")
 _SHOWN_INPUT = 60
 
 

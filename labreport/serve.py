@@ -25,6 +25,7 @@ from typing import Any
 
 from labreport.build import Builder, BuildOptions, ExperimentOutcome
 from labreport.errors import LabreportError, UsageError
+from labreport.ids import ID_TEXT
 from labreport.progress import LineProgress
 from labreport.project import Project, load_project
 from labreport.spec import discover
@@ -33,7 +34,7 @@ from labreport.warm import WarmPool
 POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
 SETTLE_SECONDS = 0.1  # after a change, let an editor finish writing
 PREVIEW_DIR = "preview"
-_PAGE = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.html$")
+_PAGE = re.compile(rf"^/({ID_TEXT})\.html$")
 _RELOAD = """<script>
 (function () {{
   var seen = {generation};
