@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -141,6 +142,40 @@ class Experiment(_Model):
     marks_out_of: int = Field(
         50, gt=0, description="The evaluator's total ('Marks Secured ___ out of N')."
     )
+
+
+# The fields rendered as Markdown prose, each with whether it is one line (inline) or a block.
+# The renderer fills them in and `labreport validate` checks them: both walk these lists, so a
+# new prose field is added here once.
+EXPERIMENT_PROSE: tuple[tuple[str, bool], ...] = (
+    ("aim", True), ("theory", False), ("description", False), ("result", False),
+)  # fmt: skip
+PROGRAM_PROSE: tuple[tuple[str, bool], ...] = (
+    ("task", True), ("data", False), ("result", False), ("analysis", False),
+    ("inferences", False),
+)  # fmt: skip
+
+
+def prose_fields(spec: Experiment) -> Iterator[tuple[str, str]]:
+    """``(field path, text)`` of every non-empty prose field of ``spec``, in spec order."""
+    for name, _ in EXPERIMENT_PROSE:
+        text = getattr(spec, name)
+        if text:
+            yield name, text
+    for i, item in enumerate(spec.prerequisites):
+        yield f"prerequisites[{i}]", item
+    for group in ("prelab", "viva"):
+        for i, qa in enumerate(getattr(spec, group)):
+            yield f"{group}[{i}].question", qa.question
+            if qa.answer:
+                yield f"{group}[{i}].answer", qa.answer
+    for i, program in enumerate(spec.programs):
+        for name, _ in PROGRAM_PROSE:
+            text = getattr(program, name)
+            if text:
+                yield f"programs[{i}].{name}", text
+    for i, check in enumerate(spec.checks):
+        yield f"checks[{i}].claim", check.claim
 
 
 @dataclass(frozen=True)
