@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labreport.errors import RenderError
-from labreport.project import PLACEHOLDER, Project
+from labreport.project import Project
 from labreport.spec import load_experiment
 from labreport.themes import ThemeSearchPath
 
@@ -31,16 +31,7 @@ class BookEntry:
 
 
 def _front_context(project: Project, entries: list[BookEntry]) -> dict[str, Any]:
-    course, student = project.config.course, project.config.student
-    return {
-        "course": {
-            "title": course.title or PLACEHOLDER,
-            "codes": course.codes or PLACEHOLDER,
-            "academic_year": course.academic_year or PLACEHOLDER,
-        },
-        "student": {"name": student.name or PLACEHOLDER, "id": student.id or PLACEHOLDER},
-        "entries": entries,
-    }
+    return {"course": project.course(), "student": project.student(), "entries": entries}
 
 
 def collect_entries(project: Project, ids: list[str], out_dir: Path) -> list[BookEntry]:
@@ -56,7 +47,7 @@ def collect_entries(project: Project, ids: list[str], out_dir: Path) -> list[Boo
             BookEntry(
                 number=spec.number,
                 title=spec.title,
-                date=spec.date or project.config.dates.get(exp_id) or PLACEHOLDER,
+                date=project.date(exp_id, spec.date),
                 html=html.name,
                 pdf=pdf.name if pdf.is_file() else None,
             )

@@ -165,6 +165,24 @@ class Project:
         """labreport's own files: run and formula caches, build state, locks, serve's preview."""
         return self.root / ".labreport"
 
+    def course(self, override: object = None) -> dict[str, str]:
+        """The course as a record or the book prints it: an experiment's own ``course:`` fields
+        (``override``, the spec's) first, then ``labreport.toml``'s; a blank one is the seed
+        format's placeholder."""
+        return {
+            name: getattr(override, name, None) or getattr(self.config.course, name) or PLACEHOLDER
+            for name in ("title", "codes", "academic_year")
+        }
+
+    def student(self) -> dict[str, str]:
+        """The student's name and id as printed, blanks as the placeholder."""
+        student = self.config.student
+        return {"name": student.name or PLACEHOLDER, "id": student.id or PLACEHOLDER}
+
+    def date(self, exp_id: str, own: str | None = None) -> str:
+        """An experiment's date: its spec's ``date:``, else ``[dates]``, else the placeholder."""
+        return own or self.config.dates.get(exp_id) or PLACEHOLDER
+
 
 def find_project(start: Path | None = None) -> Project:
     """Walk up from ``start`` (default: the cwd) to the folder that holds ``labreport.toml``."""
