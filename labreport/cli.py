@@ -6,8 +6,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from labreport.progress import LineProgress
 
 _state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # Options shared by `build` and `book`.
@@ -39,6 +41,16 @@ _jobs_option = click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=None,
     help="Experiments built at once (default: the number of CPU cores).",
 )  # fmt: skip
+
+
+def _templates_option(help_text: str) -> Callable[[F], F]:
+    """``--templates DIR``, as build, serve, validate and templates list all take it."""
+    return click.option(
+        "--templates", "templates_dir", default=None, help=help_text,
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+    )  # fmt: skip
+
+
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only errors (and the files written)."
 )
@@ -76,10 +88,7 @@ def cli(debug: bool) -> None:
 )  # fmt: skip
 @_out_option
 @click.option("--template", "theme", default=None, help="Theme to use instead of the spec's.")
-@click.option(
-    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None, help="Folder searched for templates before the project's and the built-ins.",
-)  # fmt: skip
+@_templates_option("Folder searched for templates before the project's and the built-ins.")
 @_force_option
 @_jobs_option
 @_quiet_option
@@ -324,10 +333,7 @@ def templates() -> None:
 
 
 @templates.command(name="list")
-@click.option(
-    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None, help="Also search this folder first, as `labreport build --templates` does.",
-)  # fmt: skip
+@_templates_option("Also search this folder first, as `labreport build --templates` does.")
 def templates_list(templates_dir: Path | None) -> None:
     """Show each theme, the folder it resolves from, and which copies it hides."""
     from labreport.project import find_project
@@ -407,10 +413,7 @@ def new(exp_id: str, fmt: str, title: str | None) -> None:
 
 @cli.command()
 @click.argument("experiments", nargs=-1, metavar="[ID...]")
-@click.option(
-    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None, help="Also check this template folder, as `build --templates` would use it.",
-)  # fmt: skip
+@_templates_option("Also check this template folder, as `build --templates` would use it.")
 def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     """Check specs, code paths, prose, formulas, checks and templates without running anything.
 
@@ -467,10 +470,7 @@ def schema() -> None:
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
     help="Port on 127.0.0.1 (0: any free port).",
 )  # fmt: skip
-@click.option(
-    "--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None, help="Folder searched for templates before the project's and the built-ins.",
-)  # fmt: skip
+@_templates_option("Folder searched for templates before the project's and the built-ins.")
 def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -> None:
     """Preview records in the browser, rebuilt and reloaded on every change.
 
