@@ -21,8 +21,8 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
      "--strict, allowed)"),
     (EXIT_FAILED, "a program failed; a record could not be rendered, laid out or written; a "
      "check failed under --strict (verify: on some seed); the book could not be bound"),
-    (EXIT_USAGE, "a bad experiment.yaml or labreport.toml, an unknown experiment, a wrong "
-     "command-line option"),
+    (EXIT_USAGE, "a bad experiment.yaml or labreport.toml, an unknown experiment or theme, a "
+     "wrong command-line option or argument (such as a folder that is a project already)"),
     (EXIT_INTERNAL, "an internal error, a bug in labreport (--debug shows the traceback)"),
     (EXIT_INTERRUPTED, "interrupted: Ctrl-C, or SIGTERM/SIGHUP while building"),
 )  # fmt: skip

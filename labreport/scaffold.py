@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from labreport.errors import OutputError, SpecError
+from labreport.errors import OutputError, SpecError, UsageError
 from labreport.project import CONFIG_NAME, Project
 from labreport.spec import ID_PATTERN, SPEC_NAME, discover, load_experiment
 
@@ -32,7 +32,7 @@ def _write_new(path: Path, text: str) -> None:
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError as exc:
-        raise OutputError(f"{path} already exists; labreport never overwrites it") from exc
+        raise UsageError(f"{path} already exists; labreport never overwrites it") from exc
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
 
@@ -40,7 +40,7 @@ def _write_new(path: Path, text: str) -> None:
 def init_project(target: Path, course: str) -> list[Path]:
     """Create a lab project in ``target`` (which may exist but must not be a project yet)."""
     if (target / CONFIG_NAME).exists():
-        raise OutputError(f"{target / CONFIG_NAME} already exists: {target} is a project already")
+        raise UsageError(f"{target / CONFIG_NAME} already exists: {target} is a project already")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} is a file; give a folder for the new project")
     source = SCAFFOLDS / "project"
@@ -76,7 +76,7 @@ def new_experiment(project: Project, exp_id: str, fmt: str, title: str | None = 
         raise SpecError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
     folder = project.experiments_dir / exp_id
     if (folder / SPEC_NAME).exists():
-        raise OutputError(f"{folder / SPEC_NAME} already exists; choose another id")
+        raise UsageError(f"{folder / SPEC_NAME} already exists; choose another id")
     numbers = [0]
     for other in discover(project.experiments_dir):
         try:

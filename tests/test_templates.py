@@ -139,10 +139,10 @@ def test_eject_then_build_is_identical_to_builtin(mini: Path, tmp_path: Path) ->
     for name in ("alpha.html", "alpha.pdf", "beta.html", "beta.pdf"):
         assert (tmp_path / "before" / name).read_bytes() == (tmp_path / "after" / name).read_bytes()
     code, output = invoke("templates", "eject", "worksheet")
-    assert code == 1 and "already exists; pass --force" in output
+    assert code == 2 and "already exists; pass --force" in output
     assert invoke("templates", "eject", "worksheet", "--force")[0] == 0
     code, output = invoke("templates", "eject", "nosuch")
-    assert code == 1 and "built-in themes: classic, worksheet" in output
+    assert code == 2 and "built-in themes: classic, worksheet" in output
 
 
 # ------------------------------------------------------------------------------ init, new, validate
@@ -161,7 +161,7 @@ def test_init_then_build_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert [li.get("class") for li in soup.select("li.check")] == [["check", "passed"]]
     assert soup.select("img.math-display"), "the theory's formula is drawn"
     code, output = invoke("init", ".")
-    assert code == 1 and "is a project already" in output
+    assert code == 2 and "is a project already" in output
 
 
 def test_new_then_validate_then_build(mini: Path) -> None:
@@ -177,7 +177,7 @@ def test_new_then_validate_then_build(mini: Path) -> None:
     code, output = invoke("build", "delta", "--format", "html")
     assert code == 0, output
     code, output = invoke("new", "delta")
-    assert code == 1 and "already exists" in output
+    assert code == 2 and "already exists" in output
 
 
 def test_validate_reports_every_problem_without_running(mini: Path) -> None:

@@ -1,0 +1,131 @@
+"""Every command through the installed ``labreport`` script, as a user runs it: a new project
+from ``init``, an experiment from ``new``, the themes, the schema, the list and a live preview.
+(build, book, validate and verify have their own files: test_exit_codes.py, test_verify.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from labreport import __version__
+from labreport.cli import cli
+
+SCRIPT = Path(sys.executable).with_name("labreport")
+
+
+def labreport(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made by ``labreport init``, with one experiment added by ``labreport new``."""
+    root = tmp_path_factory.mktemp("console") / "mylab"
+    made = labreport(root.parent, "init", "mylab", "--course", "NEURAL NETWORKS")
+    assert made.returncode == 0, made.stderr
+    assert "labreport.toml" in made.stdout and "Next: cd mylab && labreport build example" in (
+        made.stderr
+    )
+    added = labreport(root, "new", "exp2", "--format", "worksheet", "--title", "Second")
+    assert added.returncode == 0, added.stderr
+    return root
+
+
+def test_every_command_is_covered_here_or_in_its_own_file() -> None:
+    covered = {"init", "new", "list", "templates", "schema", "serve"}
+    elsewhere = {"build", "book", "validate", "verify"}  # test_exit_codes.py, test_verify.py
+    assert set(cli.commands) == covered | elsewhere
+
+
+def test_version_and_help() -> None:
+    version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip() == f"labreport, version {__version__}"
+    for command in [[], *([name] for name in sorted(cli.commands))]:
+        shown = subprocess.run([str(SCRIPT), *command, "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0, command
+        assert shown.stdout.startswith("Usage: labreport"), command
+
+
+def test_init_makes_a_project_that_builds_at_once(lab: Path) -> None:
+    config = (lab / "labreport.toml").read_text(encoding="utf-8")
+    assert 'title = "NEURAL NETWORKS"' in config
+    built = labreport(lab, "build", "example", "--format", "html", "--strict")
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.strip() == "build/example.html"
+    again = labreport(lab.parent, "init", "mylab")
+    assert again.returncode == 2 and "is a project already" in again.stderr
+
+
+def test_new_scaffolds_a_spec_that_validates(lab: Path) -> None:
+    assert (lab / "experiments" / "exp2" / "experiment.yaml").is_file()
+    checked = labreport(lab, "validate", "exp2")
+    assert checked.returncode == 0, checked.stderr
+    assert re.fullmatch(
+        r"1 experiment\(s\) and \d template folder\(s\): ok", checked.stdout.strip()
+    )
+    duplicate = labreport(lab, "new", "exp2")
+    assert duplicate.returncode == 2 and "exp2" in duplicate.stderr
+
+
+def test_list_shows_both_experiments(lab: Path) -> None:
+    listed = labreport(lab, "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert rows == ["example", "exp2"]
+    assert listed.stdout.splitlines()[0].split() == ["ID", "NO.", "TITLE", "FORMAT"]
+
+
+def test_templates_list_and_eject(lab: Path) -> None:
+    listed = labreport(lab, "templates", "list")
+    assert listed.returncode == 0, listed.stderr
+    themes = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()[1:]}
+    assert themes["classic"] == "built-in" and themes["worksheet"] == "built-in"
+    ejected = labreport(lab, "templates", "eject", "classic", "--to", str(lab / "ejected"))
+    assert ejected.returncode == 0, ejected.stderr
+    assert (lab / "ejected" / "classic" / "record.html").is_file()
+    refused = labreport(lab, "templates", "eject", "classic", "--to", str(lab / "ejected"))
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    unknown = labreport(lab, "templates", "eject", "fancy")
+    assert unknown.returncode == 2, unknown.stderr
+
+
+def test_schema_is_json_that_knows_the_spec_fields(lab: Path) -> None:
+    shown = labreport(lab, "schema")
+    assert shown.returncode == 0, shown.stderr
+    schema = json.loads(shown.stdout)
+    assert {"number", "title", "aim", "programs", "checks"} <= set(schema["properties"])
+
+
+def test_serve_previews_and_ctrl_c_exits_130(lab: Path) -> None:
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "example", "--port", "0"], cwd=lab, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.match(r"Serving (http://127\.0\.0\.1:\d+/) \(Ctrl-C to stop\)", line)
+        assert match, line
+        deadline = time.monotonic() + 120  # a bound on a hang, not a measurement
+        page = ""
+        while "Experiment" not in page and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with urllib.request.urlopen(match.group(1) + "example.html", timeout=10) as answer:
+                page = answer.read().decode("utf-8")
+        assert "Experiment" in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
