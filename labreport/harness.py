@@ -1,7 +1,7 @@
 """Runs *inside* the child process: seeds, figure capture at exit, the traceback, an exit report.
 
 Invoked as ``python -m labreport.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the runner. It
-imports nothing else of labreport but :mod:`labreport.record` (which programs load anyway),
+imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the runner),
 seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program never pays
 for torch. Figures shown or saved are captured by the
 ``labreport.mpl_backend`` backend (selected through ``MPLBACKEND``); this module captures the ones
@@ -24,7 +24,6 @@ import json
 import os
 import random
 import runpy
-import signal
 import sys
 import time
 import traceback
@@ -33,9 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from labreport.record import SEED_ENV
-
-EXIT_REPORT = "exit.json"
+from labreport.protocol import EXIT_REPORT, SEED_ENV, die_with_parent
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -120,20 +117,6 @@ def _environment() -> dict[str, str]:
             found["torch_cpu"] = str(torch.backends.cpu.get_cpu_capability())
             found["torch_threads"] = str(torch.get_num_threads())
     return found
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the labreport that started it dies."""
-    parent = os.environ.get("LABREPORT_PARENT_PID")
-    if not parent or not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != int(parent):  # labreport died before the request was made
-            os._exit(1)
 
 
 def main(argv: list[str]) -> int:

@@ -3,10 +3,10 @@
 Selected in the child with ``MPLBACKEND=module://labreport.mpl_backend``. A figure is captured
 when the program calls ``plt.show()`` (which then closes it, as a window would), when it saves it
 with ``savefig``, and when it is left open at exit (the harness calls ``show``). A figure captured
-twice keeps its place in creation order and its latest drawing. Files go to ``LABREPORT_FIGURES``
-as ``fig-NNN.svg`` plus a line of ``figures.jsonl`` with its title for the caption.
+twice keeps its place in creation order and its latest drawing. Files go to the folder named by
+``FIGURES_ENV`` as ``fig-NNN.svg`` plus a line of ``FIGURE_INDEX`` with its title for the caption.
 
-At most ``LABREPORT_FIGURE_LIMIT`` distinct figures are captured (each costs tens of milliseconds
+At most ``FIGURE_LIMIT_ENV`` distinct figures are captured (each costs tens of milliseconds
 to draw and to render); later ones are only noted as dropped, so a program that plots in a loop
 gets a marker in its record instead of a record that takes minutes to build.
 """
@@ -25,8 +25,8 @@ from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-FIGURES_ENV = "LABREPORT_FIGURES"
-LIMIT_ENV = "LABREPORT_FIGURE_LIMIT"
+from labreport.protocol import FIGURE_INDEX, FIGURE_LIMIT_ENV, FIGURES_ENV
+
 matplotlib.rcParams["svg.hashsalt"] = "labreport"  # stable ids: identical SVG on every run
 
 _sequence = itertools.count(1)
@@ -36,13 +36,13 @@ _captured: set[int] = set()
 
 def _limit() -> int | None:
     try:
-        return int(os.environ[LIMIT_ENV])
+        return int(os.environ[FIGURE_LIMIT_ENV])
     except (KeyError, ValueError):
         return None
 
 
 def _note(folder: str, entry: dict[str, Any]) -> None:
-    with open(Path(folder, "figures.jsonl"), "a", encoding="utf-8") as fh:
+    with open(Path(folder, FIGURE_INDEX), "a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry) + "\n")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labreport.errors import RenderError
+from labreport.protocol import PARENT_PID_ENV
 
 
 class WorkerGone(OSError):
@@ -36,7 +37,7 @@ class PdfWorker:
     """One worker process; not thread-safe (a pool hands each to one thread at a time)."""
 
     def __init__(self) -> None:
-        env = {**os.environ, "LABREPORT_PARENT_PID": str(os.getpid())}
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "labreport.pdfworker"], stdin=subprocess.PIPE,
@@ -146,8 +147,8 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
-    from labreport.harness import die_with_parent
     from labreport.pdf import load_weasyprint
+    from labreport.protocol import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's to handle; it kills us

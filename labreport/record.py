@@ -2,7 +2,7 @@
 
 A program calls ``record("test_mse", mse)``; the spec's prose then says
 ``{{ results.test_mse | round(4) }}`` and the sentence in the record is always the measured one.
-Run under labreport, values go to the file named by ``LABREPORT_RECORDS`` (set by the harness);
+Run under labreport, values go to the file named by ``RECORDS_ENV`` (set by the runner);
 run as plain ``python prog.py``, they are printed, so every program still works on its own.
 ``run_seed()`` is the seed of this run -- the spec's ``seed:``, or each of ``labreport verify``'s
 seeds -- for programs that seed their own generators.
@@ -16,8 +16,7 @@ import math
 import os
 from typing import Any
 
-RECORDS_ENV = "LABREPORT_RECORDS"
-SEED_ENV = "LABREPORT_SEED"  # set by the harness to the seed this run was given
+from labreport.protocol import RECORDS_ENV, SEED_ENV
 
 __all__ = ["record", "run_seed", "RECORDS_ENV", "SEED_ENV"]
 

@@ -31,6 +31,17 @@ from typing import IO, Any, Literal
 
 from labreport import process
 from labreport.console import terminal_text
+from labreport.protocol import (
+    EXIT_REPORT,
+    FIGURE_INDEX,
+    FIGURE_LIMIT_ENV,
+    FIGURES_ENV,
+    MPL_BACKEND,
+    PARENT_PID_ENV,
+    RECORDS_ENV,
+    RECORDS_FILE,
+    RUN_TOKEN_ENV,
+)
 from labreport.warm import WarmChild, WarmPool, program_kind
 
 log = logging.getLogger(__name__)
@@ -100,19 +111,18 @@ class RunCancelled(Exception):
     """The build was interrupted while the program ran; it was killed and has no result."""
 
 
-RUN_TOKEN_ENV = "LABREPORT_RUN"
-
-
 def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:
     threads = limits.threads
     env = dict(os.environ)
     env.update(
-        MPLBACKEND="module://labreport.mpl_backend",
-        LABREPORT_FIGURES=str(results),
-        LABREPORT_FIGURE_LIMIT=str(limits.figure_limit),
-        LABREPORT_RECORDS=str(results / "records.jsonl"),
-        LABREPORT_PARENT_PID=str(os.getpid()),
-        **{RUN_TOKEN_ENV: token},
+        MPLBACKEND=MPL_BACKEND,
+        **{
+            FIGURES_ENV: str(results),
+            FIGURE_LIMIT_ENV: str(limits.figure_limit),
+            RECORDS_ENV: str(results / RECORDS_FILE),
+            PARENT_PID_ENV: str(os.getpid()),
+            RUN_TOKEN_ENV: token,
+        },
         PYTHONUNBUFFERED="1",
         PYTHONHASHSEED="0",
         PYTHONIOENCODING="utf-8",
@@ -165,7 +175,7 @@ def _kill_tree(proc: subprocess.Popen[bytes] | WarmChild, token: str) -> None:
 
 def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
     """The captured figures in creation order, and how many were dropped over the limit."""
-    index = results / "figures.jsonl"
+    index = results / FIGURE_INDEX
     if not index.exists():
         return (), 0
     latest: dict[int, dict[str, Any]] = {}
@@ -190,7 +200,7 @@ def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
 
 
 def _read_records(results: Path) -> dict[str, Any]:
-    path = results / "records.jsonl"
+    path = results / RECORDS_FILE
     records: dict[str, Any] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -204,7 +214,7 @@ def _read_records(results: Path) -> dict[str, Any]:
 
 def _read_exit_report(results: Path) -> dict[str, Any]:
     try:
-        report = json.loads((results / "exit.json").read_text(encoding="utf-8"))
+        report = json.loads((results / EXIT_REPORT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # no report: the program died before the harness could write it
     return report if isinstance(report, dict) else {}

@@ -23,11 +23,11 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from labreport.protocol import PARENT_PID_ENV, PER_RUN_ENV
+
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT = 120.0  # importing torch on a busy machine
-#: Per-run variables a zygote must not carry: a run's kill-by-token scan would find it.
-_PER_RUN = ("LABREPORT_RUN", "LABREPORT_FIGURES", "LABREPORT_RECORDS")
 
 
 # One parse at a time: CPython 3.11's ast.parse keeps its recursion counter per interpreter, not
@@ -162,7 +162,7 @@ class WarmPool:
             zygote = self._zygotes.get(kind)
             if zygote is None or not zygote.alive:
                 try:
-                    own = {k: v for k, v in env.items() if k not in _PER_RUN}
+                    own = {k: v for k, v in env.items() if k not in PER_RUN_ENV}
                     zygote = self._zygotes[kind] = _Zygote(kind, own)
                 except OSError as exc:
                     log.warning("no warm interpreter (%s): programs start fresh", exc)
@@ -181,7 +181,7 @@ class WarmPool:
         if zygote is None:
             return None
         read_fd, write_fd = os.pipe()
-        child_env = {**env, "LABREPORT_PARENT_PID": str(zygote.proc.pid)}
+        child_env = {**env, PARENT_PID_ENV: str(zygote.proc.pid)}
         request_id = uuid.uuid4().hex
         request = {
             "id": request_id, "cwd": str(cwd), "env": child_env, "argv": argv, "threads": threads,

@@ -152,7 +152,7 @@ def serve(sock: socket.socket) -> None:
 def main(argv: list[str]) -> int:
     kind, fd = argv[0], int(argv[1])
     sock = socket.socket(fileno=fd)
-    from labreport.harness import die_with_parent
+    from labreport.protocol import die_with_parent
 
     die_with_parent()
     _preload(kind)
