@@ -22,11 +22,17 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout if result.exit_code == 0 else result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["list"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["list"], ["verify"]])
 def test_help_explains_every_command(command: list[str]) -> None:
     code, output = invoke(*command, "--help")
     assert code == 0
-    assert "Usage: " in output and len(output.splitlines()) > 4
+    target = cli.commands[command[0]] if command else cli
+    # The usage line, the first line of the docstring and every option or subcommand.
+    assert output.startswith("Usage: ") and " ".join(command) in output.splitlines()[0]
+    assert (target.help or "").splitlines()[0][:40] in " ".join(output.split())
+    names = [p.opts[-1] for p in target.params if p.opts and p.opts[-1].startswith("-")]
+    names += list(getattr(target, "commands", {}))
+    assert all(name in output for name in names), names
 
 
 def test_version() -> None:
