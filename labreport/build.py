@@ -189,6 +189,8 @@ class Builder:
         self._render_lock = threading.Lock()
         self.pdf_pool = PdfPool()
         self._cancel = threading.Event()
+        self._session_lock = threading.Lock()
+        self._sessions = 0  # open sessions: the pools close when the last one ends
         self._own_warm = warm is None and options.warm
         self.warm = WarmPool() if self._own_warm else warm
 
@@ -229,9 +231,20 @@ class Builder:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Around a batch: SIGTERM/SIGHUP interrupt like Ctrl-C, and the PDF workers and (unless
-        shared with serve) the warm interpreters are closed at the end."""
-        with _terminations_interrupt(), self._pools():
-            yield
+        shared with serve) the warm interpreters are closed when the outermost session ends.
+        :meth:`build` opens one too, so a builder used for one experiment leaks nothing."""
+        with self._session_lock:
+            outermost = self._sessions == 0
+            self._sessions += 1
+        try:
+            if outermost:
+                with _terminations_interrupt(), self._pools():
+                    yield
+            else:
+                yield
+        finally:
+            with self._session_lock:
+                self._sessions -= 1
 
     def _longest_first(self, ids: Sequence[str]) -> list[str]:
         """Start the slowest experiments first (by their last build), so that one long build
@@ -253,7 +266,7 @@ class Builder:
         """Build one experiment; a user-facing error becomes a failed outcome."""
         start = time.perf_counter()
         try:
-            with self._experiment_lock(exp_id):
+            with self.session(), self._experiment_lock(exp_id):
                 outcome = self._build(exp_id, start)
         except LabreportError as exc:
             message = exc.format_message()

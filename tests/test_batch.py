@@ -352,3 +352,26 @@ def test_book_index_pages_are_where_each_experiment_starts(
         assert re.findall(r"Page (\d+)", pages[number - 1]) == [str(number)]
     html = (mini / "build/index.html").read_text()
     assert 'href="alpha.html"' in html and 'href="beta.html"' in html
+
+
+def _children() -> set[int]:
+    """This process's live children (every thread's), from /proc."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        pids |= {int(pid) for pid in text.split()}
+    return {
+        pid
+        for pid in pids
+        if Path(f"/proc/{pid}/stat").exists()
+        and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    }
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_a_builder_used_for_one_experiment_leaves_no_process_behind(mini: Path) -> None:
+    before = _children()
+    builder = Builder(load_project(mini), BuildOptions(force=True), Events())
+    outcome = builder.build("alpha")  # HTML and PDF: a warm interpreter and a PDF worker
+    assert outcome.status == "built", outcome.error
+    assert _children() - before == set()
