@@ -29,7 +29,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from labreport import formulas
-from labreport.cache import RunCache, folder_digest, program_inputs, run_key
+from labreport.cache import RunCache, experiment_files, program_inputs, run_key
 from labreport.errors import (
     CheckFailed,
     LabreportError,
@@ -42,16 +42,15 @@ from labreport.errors import (
 from labreport.output import write_atomic
 from labreport.pdfworker import PdfPool
 from labreport.project import Project
-from labreport.runner import (
+from labreport.results import (
     DEFAULT_FIGURE_LIMIT,
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
     RunCancelled,
     RunLimits,
     RunResult,
-    prestart,
-    run_program,
 )
+from labreport.runner import prestart, run_program
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
@@ -395,7 +394,7 @@ class Builder:
         and how many came from the cache. ``label`` names the runs in progress events (default:
         the experiment's id). A program that fails without ``allow_errors`` raises RunError."""
         label = label or source.id
-        files = folder_digest(source.folder)
+        files = experiment_files(source.folder)
         codes = [program.code for program in source.spec.programs]
         runs: list[RunResult] = []
         ran = cached = 0

@@ -14,78 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import platform
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from labreport.fingerprint import environment_fingerprint, folder_digest
 from labreport.ids import SPEC_NAME
 from labreport.output import write_atomic
-from labreport.provenance import machine_fingerprint
-from labreport.runner import RUNNER_VERSION, CapturedFigure, RunResult
+from labreport.results import CapturedFigure, RunResult
 
 if TYPE_CHECKING:
     from labreport.spec import Program
 
 log = logging.getLogger(__name__)
-LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
-_SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 
-@cache
-def environment_fingerprint() -> dict[str, str]:
-    """Versions that change what a program computes (read from metadata, nothing imported),
-    the CPU and the settings that pick other numeric kernels on it."""
-    versions = {"python": platform.python_version(), "runner": RUNNER_VERSION}
-    for name in LIBRARIES:
-        versions[name] = installed_version(name)
-    return {**versions, **machine_fingerprint()}
-
-
-def installed_version(name: str) -> str:
-    """The version of the distribution ``name`` that ``import name`` would find, or "absent".
-
-    The ``*.dist-info`` folder names on ``sys.path`` say it without importing anything; only
-    when that fails is :mod:`importlib.metadata` asked, which alone costs ~30 ms to import —
-    a tenth of a no-op build.
-    """
-    prefix = name.replace("-", "_").lower() + "-"
-    for entry in sys.path:
-        try:
-            with os.scandir(entry or ".") as listing:
-                found = [
-                    item.name for item in listing
-                    if item.name.lower().startswith(prefix) and item.name.endswith(".dist-info")
-                ]  # fmt: skip
-        except OSError:
-            continue
-        if len(found) == 1:
-            return found[0][len(prefix) : -len(".dist-info")]
-        if found:
-            break  # several versions in one folder: let importlib.metadata decide
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def folder_digest(folder: Path, *, skip: frozenset[str] = frozenset({SPEC_NAME})) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` (relative path → digest), the spec excluded."""
-    digests = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part in _SKIPPED_DIRS for part in rel.parts) or str(rel) in skip:
-            continue
-        if path.is_file():
-            digests[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
+def experiment_files(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of an experiment folder but its spec: what its programs can read."""
+    return folder_digest(folder, skip=frozenset({SPEC_NAME}))
 
 
 def program_inputs(

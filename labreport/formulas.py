@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from labreport.cache import installed_version
 from labreport.errors import OutputError
+from labreport.fingerprint import installed_version
 from labreport.output import write_atomic
 
 #: Font size the formula is drawn at; the image is then sized in em, so it follows the text.

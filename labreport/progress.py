@@ -11,7 +11,7 @@ import time
 from typing import TextIO
 
 from labreport.build import ExperimentOutcome
-from labreport.runner import RunResult
+from labreport.results import RunResult
 
 
 def _describe(result: RunResult, cached: bool) -> str:

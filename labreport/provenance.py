@@ -1,62 +1,20 @@
 """What made a record's numbers: versions, the CPU, threads, seeds, the date, the cache.
 
 A training run's floats depend on the machine: another CPU's vector width or BLAS kernel rounds
-differently, and a chaotic optimisation amplifies that. So a record says what made it, and the
-settings that change float results on the same machine (which CPU kernels PyTorch and OpenBLAS
-may use) are part of the run cache's key: a run made under other kernels is never reused as
-this machine's.
+differently, and a chaotic optimisation amplifies that. So a record says what made it; the
+readings themselves (versions, CPU, numeric-kernel settings) are :mod:`labreport.fingerprint`'s.
 
-Imports nothing heavy and nothing of labreport; every reading is made once per process.
+Imports nothing of labreport.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import platform
 from dataclasses import dataclass
-from functools import cache
 
-# Environment variables that select other numeric kernels, so other float rounding, on the same
-# CPU (../shared/tools/stranger-machine.sh uses the first three).
-NUMERIC_SETTINGS = (
-    "ATEN_CPU_CAPABILITY",
-    "OPENBLAS_CORETYPE",
-    "NPY_DISABLE_CPU_FEATURES",
-    "NPY_ENABLE_CPU_FEATURES",
-    "MKL_CBWR",
-    "MKL_ENABLE_INSTRUCTIONS",
-)
 # Taken when labreport is imported, before the PDF layout fixes it for fontTools' timestamps.
 _USER_EPOCH = os.environ.get("SOURCE_DATE_EPOCH")
-
-
-@cache
-def cpu_model() -> str:
-    """The CPU's model name and architecture, e.g. ``Intel(R) Xeon(R) Platinum 8488C (x86_64)``."""
-    name = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "cpu model", "uarch"):
-                    name = " ".join(value.split())
-                    break
-    except OSError:
-        pass
-    name = name or platform.processor()
-    machine = platform.machine()
-    return f"{name} ({machine})" if name and machine and machine not in name else name or machine
-
-
-@cache
-def machine_fingerprint() -> dict[str, str]:
-    """The CPU and the numeric-kernel settings in force: part of every run's cache key."""
-    fingerprint = {"cpu": cpu_model()}
-    for name in NUMERIC_SETTINGS:
-        if os.environ.get(name):
-            fingerprint[name] = os.environ[name]
-    return fingerprint
 
 
 def build_date() -> datetime.date:

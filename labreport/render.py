@@ -18,12 +18,12 @@ import jinja2
 from markupsafe import Markup
 
 from labreport import __version__
-from labreport.cache import LIBRARIES, environment_fingerprint
 from labreport.errors import RenderError
+from labreport.fingerprint import LIBRARIES, cpu_model, environment_fingerprint, machine_fingerprint
 from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
-from labreport.provenance import Provenance, build_date, cpu_model, machine_fingerprint
-from labreport.runner import RunResult
+from labreport.provenance import Provenance, build_date
+from labreport.results import RunResult
 from labreport.spec import EXPERIMENT_PROSE, PROGRAM_PROSE, ExperimentSource
 from labreport.themes import ENTRY, ThemeSearchPath
 

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -42,73 +41,21 @@ from labreport.protocol import (
     RECORDS_FILE,
     RUN_TOKEN_ENV,
 )
+from labreport.results import (
+    CapturedFigure,
+    RunCancelled,
+    RunLimits,
+    RunResult,
+    Status,
+)
 from labreport.warm import WarmChild, WarmPool, program_kind
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ok", "error", "timeout", "memory", "killed"]
-# Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "4"  # 4: the run's environment (PyTorch kernels, threads) is captured
-# Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
-# WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
-# ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
-# course holds ~0.4 GB.
-DEFAULT_OUTPUT_LIMIT = 256 * 1024  # bytes of output kept; the rest is counted and dropped
-DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # bytes resident in the program's whole process tree
-DEFAULT_FIGURE_LIMIT = 50  # figures captured; later ones are counted and dropped
 _TICK = 0.05  # seconds between checks of timeout, memory and cancellation
 _DRAIN_GRACE = 2.0  # seconds to wait for the rest of the output once the tree is killed
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-
-
-@dataclass(frozen=True)
-class CapturedFigure:
-    """One figure, in creation order, as SVG text."""
-
-    number: int
-    svg: str
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What one program did: the record is rendered from this alone."""
-
-    code: str
-    status: Status
-    output: str
-    figures: tuple[CapturedFigure, ...] = ()
-    records: dict[str, Any] = field(default_factory=dict)
-    exit_code: int | None = None
-    error: str | None = None
-    traceback: str | None = None
-    duration: float = 0.0
-    output_truncated_bytes: int = 0
-    figures_dropped: int = 0
-    # What the program computed with, as its process saw it (see harness._environment).
-    environment: dict[str, str] = field(default_factory=dict)
-    cached: bool = False  # taken from the run cache by this build, not run by it
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """How a program may run: wall-clock seconds, output bytes kept, resident bytes (None: no
-    limit), figures captured, and threads for torch/BLAS."""
-
-    timeout: float = 600.0
-    output_limit: int = DEFAULT_OUTPUT_LIMIT
-    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
-    figure_limit: int = DEFAULT_FIGURE_LIMIT
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-
-
-class RunCancelled(Exception):
-    """The build was interrupted while the program ran; it was killed and has no result."""
 
 
 def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labreport import __version__
-from labreport.cache import environment_fingerprint, folder_digest
+from labreport.fingerprint import environment_fingerprint, folder_digest
 from labreport.output import write_atomic
 
 

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-import labreport.cache
+import labreport.fingerprint
 from labreport import pdfworker
 from labreport.build import Builder, BuildOptions, ExperimentOutcome
 from labreport.cli import cli
 from labreport.pdf import render_pdf
 from labreport.project import load_project
-from labreport.runner import RunResult
+from labreport.results import RunResult
 
 from conftest import copy_project
 
@@ -130,12 +130,12 @@ def test_a_data_file_change_reruns_every_program(mini: Path) -> None:
 
 def test_runner_version_change_reruns(mini: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build(mini, "alpha", formats=("html",))
-    labreport.cache.environment_fingerprint.cache_clear()
-    monkeypatch.setattr(labreport.cache, "RUNNER_VERSION", "a newer runner")
+    labreport.fingerprint.environment_fingerprint.cache_clear()
+    monkeypatch.setattr(labreport.fingerprint, "RUNNER_VERSION", "a newer runner")
     try:
         events = build(mini, "alpha", formats=("html",))
     finally:
-        labreport.cache.environment_fingerprint.cache_clear()
+        labreport.fingerprint.environment_fingerprint.cache_clear()
     assert events.ran == [("alpha", "line.py")]
 
 
@@ -147,12 +147,12 @@ def test_library_version_change_reruns(
     site = tmp_path / "site"
     (site / "numpy-9.9.dist-info").mkdir(parents=True)
     monkeypatch.syspath_prepend(str(site))
-    labreport.cache.environment_fingerprint.cache_clear()
+    labreport.fingerprint.environment_fingerprint.cache_clear()
     try:
-        assert labreport.cache.environment_fingerprint()["numpy"] == "9.9"
+        assert labreport.fingerprint.environment_fingerprint()["numpy"] == "9.9"
         events = build(mini, "alpha", formats=("html",))
     finally:
-        labreport.cache.environment_fingerprint.cache_clear()
+        labreport.fingerprint.environment_fingerprint.cache_clear()
     assert events.ran == [("alpha", "line.py")]
 
 
@@ -162,7 +162,7 @@ def test_installed_version_agrees_with_importlib_metadata(name: str) -> None:
         expected = metadata.version(name)
     except metadata.PackageNotFoundError:
         expected = "absent"
-    assert labreport.cache.installed_version(name) == expected
+    assert labreport.fingerprint.installed_version(name) == expected
 
 
 @pytest.mark.parametrize("damage", ["truncate", "tamper", "garbage"])

@@ -35,7 +35,8 @@ from labreport.cli import cli
 from labreport.console import terminal_text
 from labreport.errors import OutputError, SpecError
 from labreport.project import load_project
-from labreport.runner import DEFAULT_FIGURE_LIMIT, DEFAULT_OUTPUT_LIMIT, RunLimits, run_program
+from labreport.results import DEFAULT_FIGURE_LIMIT, DEFAULT_OUTPUT_LIMIT, RunLimits
+from labreport.runner import run_program
 from labreport.spec import load_experiment, parse_spec
 
 from conftest import PROJECTS

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from labreport.runner import RunLimits, run_program
+from labreport.results import RunLimits
+from labreport.runner import run_program
 
 from conftest import PROGRAMS
 

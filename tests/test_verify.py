@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from labreport import __version__
-from labreport.cache import installed_version
+from labreport.fingerprint import installed_version
 
 SCRIPT = Path(sys.executable).with_name("labreport")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labreport.runner import RunLimits, run_program
+from labreport.results import RunLimits
+from labreport.runner import run_program
 from labreport.warm import WarmPool, program_kind
 
 LEAKY = """

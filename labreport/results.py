@@ -1,0 +1,69 @@
+"""What a run produced and how it may run: frozen data that every stage passes along.
+
+A leaf: it imports nothing of labreport, so the renderer, the cache and the progress display
+can speak of a run without importing the runner (and the warm interpreter behind it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "timeout", "memory", "killed"]
+# Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
+# WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
+# ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
+# course holds ~0.4 GB.
+DEFAULT_OUTPUT_LIMIT = 256 * 1024  # bytes of output kept; the rest is counted and dropped
+DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # bytes resident in the program's whole process tree
+DEFAULT_FIGURE_LIMIT = 50  # figures captured; later ones are counted and dropped
+
+
+@dataclass(frozen=True)
+class CapturedFigure:
+    """One figure, in creation order, as SVG text."""
+
+    number: int
+    svg: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one program did: the record is rendered from this alone."""
+
+    code: str
+    status: Status
+    output: str
+    figures: tuple[CapturedFigure, ...] = ()
+    records: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    error: str | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+    output_truncated_bytes: int = 0
+    figures_dropped: int = 0
+    # What the program computed with, as its process saw it (see harness._environment).
+    environment: dict[str, str] = field(default_factory=dict)
+    cached: bool = False  # taken from the run cache by this build, not run by it
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """How a program may run: wall-clock seconds, output bytes kept, resident bytes (None: no
+    limit), figures captured, and threads for torch/BLAS."""
+
+    timeout: float = 600.0
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    figure_limit: int = DEFAULT_FIGURE_LIMIT
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+class RunCancelled(Exception):
+    """The build was interrupted while the program ran; it was killed and has no result."""
