@@ -46,6 +46,7 @@ from labreport.results import (
     DEFAULT_FIGURE_LIMIT,
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
+    ExperimentOutcome,
     RunCancelled,
     RunLimits,
     RunResult,
@@ -63,7 +64,6 @@ T = TypeVar("T", bound=Hashable)
 R = TypeVar("R")
 
 Format = Literal["html", "pdf"]
-Status = Literal["built", "up-to-date", "failed"]
 # Threads per program for torch and BLAS. Fixed, so that a result never depends on --jobs (torch's
 # numbers change with the thread count) and jobs x threads never exceeds the cores. Measured on
 # the course's small models: one thread is as fast as two, and far steadier on a busy machine.
@@ -104,22 +104,6 @@ class BuildOptions:
     force: bool = False
     strict: bool = False  # a failed check fails the experiment
     warm: bool = True  # fork programs from a warm interpreter (see labreport.warm)
-
-
-@dataclass(frozen=True)
-class ExperimentOutcome:
-    """What building one experiment came to."""
-
-    id: str
-    status: Status
-    written: tuple[Path, ...] = ()
-    ran: int = 0
-    cached: int = 0
-    duration: float = 0.0
-    error: str | None = None
-    exit_code: int = 0
-    warnings: tuple[str, ...] = ()
-    failed_checks: tuple[str, ...] = ()
 
 
 class BuildEvents(Protocol):

@@ -22,8 +22,9 @@ from labreport.errors import (
 )
 
 if TYPE_CHECKING:
-    from labreport.build import Builder, ExperimentOutcome
+    from labreport.build import Builder
     from labreport.progress import LineProgress
+    from labreport.results import ExperimentOutcome
 
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])

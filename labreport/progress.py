@@ -10,8 +10,7 @@ import threading
 import time
 from typing import TextIO
 
-from labreport.build import ExperimentOutcome
-from labreport.results import RunResult
+from labreport.results import ExperimentOutcome, RunResult
 
 
 def _describe(result: RunResult, cached: bool) -> str:

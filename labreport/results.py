@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["ok", "error", "timeout", "memory", "killed"]
+Status = Literal["ok", "error", "timeout", "memory", "killed"]  # how a program ended
+OutcomeStatus = Literal["built", "up-to-date", "failed"]  # what building an experiment came to
 # Defaults, each overridable per program in the spec and per project in labreport.toml. Measured:
 # WeasyPrint needs ~40 s to paginate 2 MB of output, and a figure costs ~60 ms to capture and
 # ~80 ms to render, so these keep a runaway program's record to seconds; a torch training of the
@@ -67,3 +69,19 @@ class RunLimits:
 
 class RunCancelled(Exception):
     """The build was interrupted while the program ran; it was killed and has no result."""
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """What building one experiment came to."""
+
+    id: str
+    status: OutcomeStatus
+    written: tuple[Path, ...] = ()
+    ran: int = 0
+    cached: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    exit_code: int = 0
+    warnings: tuple[str, ...] = ()
+    failed_checks: tuple[str, ...] = ()

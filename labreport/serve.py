@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from labreport.build import Builder, BuildOptions, ExperimentOutcome
+from labreport.build import Builder, BuildOptions
 from labreport.errors import LabreportError, UsageError
 from labreport.ids import ID_TEXT
 from labreport.progress import LineProgress
 from labreport.project import Project, load_project
+from labreport.results import ExperimentOutcome
 from labreport.spec import discover
 from labreport.warm import WarmPool
 

@@ -14,11 +14,11 @@ from pypdf import PdfReader
 
 import labreport.fingerprint
 from labreport import pdfworker
-from labreport.build import Builder, BuildOptions, ExperimentOutcome
+from labreport.build import Builder, BuildOptions
 from labreport.cli import cli
 from labreport.pdf import render_pdf
 from labreport.project import load_project
-from labreport.results import RunResult
+from labreport.results import ExperimentOutcome, RunResult
 
 from conftest import copy_project
 
