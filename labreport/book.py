@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labreport.errors import RenderError
+from labreport.output import write_atomic
 from labreport.project import Project
 from labreport.spec import load_experiment
 from labreport.themes import ThemeSearchPath
@@ -94,3 +95,16 @@ def render_book(
     buffer = io.BytesIO()
     cover.copy(pages).write_pdf(buffer)
     return buffer.getvalue()
+
+
+def bind_book(
+    project: Project, ids: list[str], out_dir: Path, search: ThemeSearchPath
+) -> tuple[Path, Path]:
+    """Write ``index.html`` and ``lab-record.pdf`` into ``out_dir`` from the records built
+    there (``labreport book`` builds them first); returns the two paths."""
+    entries = collect_entries(project, ids, out_dir)
+    index = out_dir / "index.html"
+    write_atomic(index, write_index_html(project, entries, search).encode())
+    target = out_dir / "lab-record.pdf"
+    write_atomic(target, render_book(project, entries, out_dir, search))
+    return index, target

@@ -214,9 +214,8 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
     every experiment in its own format, with page numbers running on through the whole book.
     Experiments are built first as by `labreport build --all` (cached runs are reused).
     """
-    from labreport.book import collect_entries, render_book, write_index_html
+    from labreport.book import bind_book
     from labreport.build import Builder, BuildOptions
-    from labreport.output import write_atomic
     from labreport.project import find_project
     from labreport.spec import discover
 
@@ -230,11 +229,7 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
     _build_and_report(builder, progress, ids, jobs, quiet)
     if not quiet:
         click.echo("binding the lab record ...", err=True)
-    entries = collect_entries(project, ids, builder.out_dir)
-    index = builder.out_dir / "index.html"
-    write_atomic(index, write_index_html(project, entries, builder.search_path).encode())
-    target = builder.out_dir / "lab-record.pdf"
-    write_atomic(target, render_book(project, entries, builder.out_dir, builder.search_path))
+    index, target = bind_book(project, ids, builder.out_dir, builder.search_path)
     click.echo(_shown(index))
     click.echo(_shown(target))
 
