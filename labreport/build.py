@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from labreport import formulas
 from labreport.cache import RunCache, experiment_files, program_inputs, run_key
@@ -57,6 +57,7 @@ from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
 
 if TYPE_CHECKING:
+    from labreport.render import RecordContext
     from labreport.spec import ExperimentSource, Program
 
 log = logging.getLogger(__name__)
@@ -437,7 +438,7 @@ class Builder:
         with self._render_lock:
             failed_checks += [
                 f"{check.claim.striptags()} ({check.expr})"
-                for check in context["checks"] if not check.passed
+                for check in context.checks if not check.passed
             ]  # fmt: skip
             try:
                 html = render_html(
@@ -455,7 +456,7 @@ class Builder:
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
         return rendered
 
-    def context(self, source: ExperimentSource, runs: list[RunResult]) -> dict[str, Any]:
+    def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:
         """What the theme renders: the prose filled in with the runs' values (a value no run
         recorded is a RenderError naming the field), the checks evaluated."""
         from labreport.render import build_context

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
@@ -24,7 +24,13 @@ from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
 from labreport.provenance import Provenance, build_date
 from labreport.results import RunResult
-from labreport.spec import EXPERIMENT_PROSE, PROGRAM_PROSE, ExperimentSource
+from labreport.spec import (
+    EXPERIMENT_PROSE,
+    PROGRAM_PROSE,
+    Experiment,
+    ExperimentSource,
+    RubricRow,
+)
 from labreport.themes import ENTRY, ThemeSearchPath
 
 
@@ -212,70 +218,111 @@ def _program_views(
     return views
 
 
+@dataclass(frozen=True)
+class RecordContext:
+    """Everything a theme template can use, each field a template variable of the same name
+    (docs/templates.md lists them). Prose is HTML already, with the measured values filled in;
+    ``aim``, ``theory``, ``description`` and ``result`` are the fields of
+    :data:`~labreport.spec.EXPERIMENT_PROSE`."""
+
+    id: str
+    spec: Experiment
+    number: int
+    title: str
+    doc_title: str
+    aim: Markup
+    theory: Markup
+    description: Markup
+    result: Markup
+    tools: list[str]
+    prerequisites: list[Markup]
+    prelab: list[tuple[Markup, Markup]]
+    viva: list[tuple[Markup, Markup]]
+    programs: list[ProgramView]
+    inlab: list[ProgramView]
+    postlab: list[ProgramView]
+    checks: list[CheckView]
+    results: dict[str, Any]
+    rubric: list[RubricRow]
+    rubric_total: float | None
+    rubric_obtained: float | None
+    course: dict[str, str]
+    student: dict[str, str]
+    date: str
+    placeholder: str
+    pygments_css: Markup
+    provenance: Provenance
+    generator: str
+
+    def variables(self) -> dict[str, Any]:
+        """The template variables (a shallow mapping: views stay views)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def build_context(
     project: Project, source: ExperimentSource, runs: list[RunResult], display: str
-) -> dict[str, Any]:
-    """Everything a theme template can use; see each theme's README for the list."""
+) -> RecordContext:
+    """Everything a theme template can use, rendered from the spec and the runs."""
     spec = source.spec
     prose = ProseRenderer(display, spec.model_dump())  # type: ignore[arg-type]
     results = merged_results(runs)
     programs = _program_views(source, runs, prose, results)
-    rubric_totals = [r.total_marks for r in spec.rubric]
+    rubric_totals = [r.total_marks for r in spec.rubric if r.total_marks is not None]
     obtained = [r.marks_obtained for r in spec.rubric if r.marks_obtained is not None]
-    return {
-        "id": source.id,
-        "spec": spec,
-        "number": spec.number,
-        "title": spec.title,
-        "doc_title": f"Experiment {spec.number}: {spec.title}",
+    return RecordContext(
+        id=source.id,
+        spec=spec,
+        number=spec.number,
+        title=spec.title,
+        doc_title=f"Experiment {spec.number}: {spec.title}",
         **{
             name: (prose.inline if inline else prose.block)(getattr(spec, name), name, results)
             for name, inline in EXPERIMENT_PROSE
         },
-        "tools": spec.tools,
-        "prerequisites": [
+        tools=spec.tools,
+        prerequisites=[
             prose.inline(p, f"prerequisites[{i}]", results)
             for i, p in enumerate(spec.prerequisites)
         ],
-        "prelab": [
+        prelab=[
             (
                 prose.inline(q.question, f"prelab[{i}].question", results),
                 prose.block(q.answer, f"prelab[{i}].answer", results),
             )
             for i, q in enumerate(spec.prelab)
         ],  # fmt: skip
-        "viva": [
+        viva=[
             (
                 prose.inline(q.question, f"viva[{i}].question", results),
                 prose.block(q.answer, f"viva[{i}].answer", results),
             )
             for i, q in enumerate(spec.viva)
         ],  # fmt: skip
-        "programs": programs,
-        "inlab": [p for p in programs if p.part == "in-lab"],
-        "postlab": [p for p in programs if p.part == "post-lab"],
-        "checks": evaluate_checks(source, prose, results),
-        "results": results,
-        "rubric": spec.rubric,
-        "rubric_total": sum(rubric_totals) if all(t is not None for t in rubric_totals) else None,
-        "rubric_obtained": sum(obtained) if len(obtained) == len(spec.rubric) else None,
-        "course": project.course(spec.course),
-        "student": project.student(),
-        "date": project.date(source.id, spec.date),
-        "placeholder": PLACEHOLDER,
-        "pygments_css": Markup(_highlighter()[2]),
-        "provenance": _provenance([p.seed for p in spec.programs], runs),
-        "generator": f"labreport {__version__}",
-    }
+        programs=programs,
+        inlab=[p for p in programs if p.part == "in-lab"],
+        postlab=[p for p in programs if p.part == "post-lab"],
+        checks=evaluate_checks(source, prose, results),
+        results=results,
+        rubric=spec.rubric,
+        rubric_total=sum(rubric_totals) if len(rubric_totals) == len(spec.rubric) else None,
+        rubric_obtained=sum(obtained) if len(obtained) == len(spec.rubric) else None,
+        course=project.course(spec.course),
+        student=project.student(),
+        date=project.date(source.id, spec.date),
+        placeholder=PLACEHOLDER,
+        pygments_css=Markup(_highlighter()[2]),
+        provenance=_provenance([p.seed for p in spec.programs], runs),
+        generator=f"labreport {__version__}",
+    )
 
 
-def render_html(context: Mapping[str, Any], theme: str, search_path: ThemeSearchPath) -> str:
+def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath) -> str:
     """Render the theme's ``record.html`` with ``context``."""
     env = search_path.environment()
     name = f"{theme}/{ENTRY}"
     try:
         template = env.get_template(name)
-        return template.render(context)
+        return template.render(context.variables())
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name or name
         raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc

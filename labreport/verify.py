@@ -145,7 +145,7 @@ class Verifier:
             context = self.builder.context(seeded, runs)
         except LabreportError as exc:
             return SeedRun(seed, error=exc.format_message(), exit_code=exc.exit_code)
-        passed = tuple(check.passed for check in context["checks"])
+        passed = tuple(check.passed for check in context.checks)
         return SeedRun(seed, passed, merged_results(runs))
 
     @staticmethod
