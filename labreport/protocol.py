@@ -23,7 +23,8 @@ RUN_TOKEN_ENV = "LABREPORT_RUN"  # marks every process of one run, to kill the w
 # Set per run; a warm interpreter must not carry them (a kill-by-token scan would find it).
 PER_RUN_ENV = (RUN_TOKEN_ENV, FIGURES_ENV, RECORDS_ENV)
 # The matplotlib backend a program's process draws with.
-MPL_BACKEND = "module://labreport.mpl_backend"
+MPL_BACKEND_MODULE = "labreport.child.mpl_backend"
+MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
 
 # ---- child → parent: files in a run's results folder
 EXIT_REPORT = "exit.json"  # the harness's report: exit code, error, traceback, environment

@@ -1,8 +1,9 @@
 """Run one program in a fresh child process under a timeout, and collect what happened.
 
-The child is a new interpreter (``python -m labreport.harness``) working in a scratch copy of the
-experiment folder, so programs can read their data files by relative path and cannot litter the
-project. stdout and stderr share one pipe, so their interleaving is the order of the writes.
+The child is a new interpreter (``python -m labreport.child.harness``) working in a scratch copy
+of the experiment folder, so programs can read their data files by relative path and cannot
+litter the project. stdout and stderr share one pipe, so their interleaving is the order of the
+writes.
 
 Everything a program can do wrong ends as a result, never as a hang or a crash of labreport: the
 child leads its own session, and at its end -- normal, timeout, memory limit or a cancelled build --
@@ -79,7 +80,7 @@ def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:
         OPENBLAS_NUM_THREADS=str(threads),
     )
     if _PACKAGE_PARENT not in site.getsitepackages():
-        # Running from a source checkout: let the child import labreport.harness and .record.
+        # Running from a source checkout: let the child import labreport.child and .record.
         parts = [_PACKAGE_PARENT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         env["PYTHONPATH"] = os.pathsep.join(parts)
     return env
@@ -272,7 +273,7 @@ def run_program(
             proc = warm.spawn(kind, env, work, harness_args, limits.threads)
         if proc is None:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "labreport.harness", *harness_args],
+                [sys.executable, "-m", "labreport.child.harness", *harness_args],
                 cwd=work,
                 env=env,
                 stdin=subprocess.DEVNULL,

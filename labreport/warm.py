@@ -1,4 +1,4 @@
-"""The runner's side of the warm interpreter (:mod:`labreport.zygote`).
+"""The runner's side of the warm interpreter (:mod:`labreport.child.zygote`).
 
 :class:`WarmPool` starts at most one zygote per kind (``numpy``, ``torch``) on first need and
 hands out :class:`WarmChild` objects that look to the runner like a ``subprocess.Popen``: a
@@ -79,7 +79,7 @@ class _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labreport.zygote", kind, str(theirs.fileno())],
+            [sys.executable, "-m", "labreport.child.zygote", kind, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip

@@ -26,11 +26,13 @@ import socket
 import sys
 from typing import Any
 
+from labreport.protocol import MPL_BACKEND_MODULE
+
 #: What each kind preloads; the child imports anything else itself, as a fresh interpreter would.
 PRELOAD = {
-    "numpy": ("numpy", "matplotlib", "matplotlib.pyplot", "labreport.mpl_backend"),
+    "numpy": ("numpy", "matplotlib", "matplotlib.pyplot", MPL_BACKEND_MODULE),
     "torch": (
-        "numpy", "matplotlib", "matplotlib.pyplot", "labreport.mpl_backend",
+        "numpy", "matplotlib", "matplotlib.pyplot", MPL_BACKEND_MODULE,
         "torch", "torch.nn", "torch.optim", "torch._dynamo",
     ),
 }  # fmt: skip
@@ -42,7 +44,7 @@ def _preload(kind: str) -> None:
     for name in PRELOAD[kind]:
         with contextlib.suppress(ImportError):  # a missing library fails in the child, as usual
             importlib.import_module(name)
-    import labreport.harness  # noqa: F401 - the code every child runs
+    import labreport.child.harness  # noqa: F401 - the code every child runs
     import labreport.record  # noqa: F401
 
 
@@ -78,7 +80,7 @@ def _child(request: dict[str, Any], out_fd: int, sock: socket.socket, siblings: 
         torch = sys.modules.get("torch")
         if torch is not None:
             torch.set_num_threads(threads)
-        from labreport import harness
+        from labreport.child import harness
 
         code = harness.main(list(request["argv"]))
     except BaseException:  # noqa: BLE001 - report and leave: this is a child, never the server

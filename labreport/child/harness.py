@@ -1,11 +1,11 @@
 """Runs *inside* the child process: seeds, figure capture at exit, the traceback, an exit report.
 
-Invoked as ``python -m labreport.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the runner. It
-imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the runner),
-seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program never pays
-for torch. Figures shown or saved are captured by the
-``labreport.mpl_backend`` backend (selected through ``MPLBACKEND``); this module captures the ones
-still open when the program ends.
+Invoked as ``python -m labreport.child.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the
+runner. It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with
+the runner), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
+never pays for torch. Figures shown or saved are captured by the :mod:`labreport.child.mpl_backend`
+backend (selected through ``MPLBACKEND``); this module captures the ones still open when the
+program ends.
 
 Two safety nets are set before the program starts: ``faulthandler``, so a crash in native code
 (a segfault in a C extension) leaves a Python traceback in the output instead of a bare signal,
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from labreport.protocol import EXIT_REPORT, SEED_ENV, die_with_parent
+from labreport.protocol import EXIT_REPORT, MPL_BACKEND_MODULE, SEED_ENV, die_with_parent
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -95,7 +95,7 @@ def _close_open_figures() -> None:
         return
     import matplotlib
 
-    if "labreport.mpl_backend" in str(matplotlib.get_backend()) and pyplot.get_fignums():
+    if MPL_BACKEND_MODULE in str(matplotlib.get_backend()) and pyplot.get_fignums():
         pyplot.show()
 
 

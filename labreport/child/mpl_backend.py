@@ -1,10 +1,11 @@
 """A matplotlib backend that captures every figure once, in creation order, as SVG.
 
-Selected in the child with ``MPLBACKEND=module://labreport.mpl_backend``. A figure is captured
-when the program calls ``plt.show()`` (which then closes it, as a window would), when it saves it
-with ``savefig``, and when it is left open at exit (the harness calls ``show``). A figure captured
-twice keeps its place in creation order and its latest drawing. Files go to the folder named by
-``FIGURES_ENV`` as ``fig-NNN.svg`` plus a line of ``FIGURE_INDEX`` with its title for the caption.
+Selected in the child through ``MPLBACKEND`` (:data:`labreport.protocol.MPL_BACKEND`). A figure
+is captured when the program calls ``plt.show()`` (which then closes it, as a window would), when
+it saves it with ``savefig``, and when it is left open at exit (the harness calls ``show``). A
+figure captured twice keeps its place in creation order and its latest drawing. Files go to the
+folder named by ``FIGURES_ENV`` as ``fig-NNN.svg`` plus a line of ``FIGURE_INDEX`` with its
+title for the caption.
 
 At most ``FIGURE_LIMIT_ENV`` distinct figures are captured (each costs tens of milliseconds
 to draw and to render); later ones are only noted as dropped, so a program that plots in a loop
