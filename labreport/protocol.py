@@ -9,19 +9,24 @@ safety net every child sets (:func:`die_with_parent`), not logic.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
+from dataclasses import asdict, dataclass
+from typing import Any
 
 # ---- parent → child: environment variables of a program's process
-FIGURES_ENV = "LABREPORT_FIGURES"  # the run's results folder, where figures are saved
+# The run's results folder, where the backend saves figures, record() appends to RECORDS_FILE
+# and the harness writes EXIT_REPORT. In the environment because all three run in the
+# program's process (or in processes it starts), where nothing else reaches them.
+RESULTS_ENV = "LABREPORT_RESULTS"
 FIGURE_LIMIT_ENV = "LABREPORT_FIGURE_LIMIT"  # figures captured at most
-RECORDS_ENV = "LABREPORT_RECORDS"  # the file record() appends to
 SEED_ENV = "LABREPORT_SEED"  # the run's seed, for run_seed() (set by the harness itself)
 PARENT_PID_ENV = "LABREPORT_PARENT_PID"  # whose death the child must not outlive
 RUN_TOKEN_ENV = "LABREPORT_RUN"  # marks every process of one run, to kill the whole tree
 # Set per run; a warm interpreter must not carry them (a kill-by-token scan would find it).
-PER_RUN_ENV = (RUN_TOKEN_ENV, FIGURES_ENV, RECORDS_ENV)
+PER_RUN_ENV = (RUN_TOKEN_ENV, RESULTS_ENV)
 # The matplotlib backend a program's process draws with.
 MPL_BACKEND_MODULE = "labreport.child.mpl_backend"
 MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
@@ -30,6 +35,85 @@ MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
 EXIT_REPORT = "exit.json"  # the harness's report: exit code, error, traceback, environment
 RECORDS_FILE = "records.jsonl"  # one {"name", "value"} per record() call
 FIGURE_INDEX = "figures.jsonl"  # one {"number", "file", "title"} (or "dropped") per figure
+
+
+# ---- parent → harness: what to run
+@dataclass(frozen=True)
+class RunRequest:
+    """One program run, as the harness receives it.
+
+    The same JSON object whichever way the program starts: as the harness's only argument in a
+    fresh interpreter (``python -m labreport.child.harness '{...}'``), or inside a warm
+    interpreter's :class:`ForkRequest`. So the seed stays a number and no field is spelled twice.
+    """
+
+    program: str  # relative to the working directory
+    args: tuple[str, ...] = ()
+    seed: int = 0
+    threads: int = 1  # torch's intra-op threads (BLAS reads its own from the environment)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunRequest:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRequest:
+        return cls(
+            program=str(data["program"]),
+            args=tuple(str(arg) for arg in data.get("args", ())),
+            seed=int(data.get("seed", 0)),
+            threads=int(data.get("threads", 1)),
+        )
+
+
+# ---- labreport ↔ warm interpreter (labreport.warm, labreport.child.zygote): one JSON object per
+# socket message. Requests carry the program's output pipe as an attached descriptor; replies
+# are newline-terminated, as several may arrive in one message.
+@dataclass(frozen=True)
+class ForkRequest:
+    """Fork a child that becomes a fresh run of ``run`` in ``cwd`` with exactly ``env``."""
+
+    id: str
+    cwd: str
+    env: dict[str, str]
+    run: RunRequest
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_bytes(cls, message: bytes) -> ForkRequest:
+        data = json.loads(message)
+        env = {str(k): str(v) for k, v in data["env"].items()}
+        return cls(str(data["id"]), str(data["cwd"]), env, RunRequest.from_dict(data["run"]))
+
+
+@dataclass(frozen=True)
+class ForkReply:
+    """The warm interpreter's news: it is ``ready`` (imports done), or request ``id``'s child
+    has ``pid``, or it ended with wait ``status`` (as ``os.waitpid`` gives it)."""
+
+    ready: bool = False
+    id: str | None = None
+    pid: int | None = None
+    status: int | None = None
+
+    def to_bytes(self) -> bytes:
+        fields = {k: v for k, v in asdict(self).items() if v not in (None, False)}
+        return json.dumps(fields).encode() + b"\n"
+
+    @classmethod
+    def from_line(cls, line: bytes) -> ForkReply:
+        data = json.loads(line)
+        return cls(
+            ready=bool(data.get("ready", False)),
+            id=None if data.get("id") is None else str(data["id"]),
+            pid=None if data.get("pid") is None else int(data["pid"]),
+            status=None if data.get("status") is None else int(data["status"]),
+        )
 
 
 def die_with_parent() -> None:

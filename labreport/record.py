@@ -2,7 +2,7 @@
 
 A program calls ``record("test_mse", mse)``; the spec's prose then says
 ``{{ results.test_mse | round(4) }}`` and the sentence in the record is always the measured one.
-Run under labreport, values go to the file named by ``RECORDS_ENV`` (set by the runner);
+Run under labreport, values go to ``RECORDS_FILE`` in the folder named by ``RESULTS_ENV``;
 run as plain ``python prog.py``, they are printed, so every program still works on its own.
 ``run_seed()`` is the seed of this run -- the spec's ``seed:``, or each of ``labreport verify``'s
 seeds -- for programs that seed their own generators.
@@ -16,9 +16,9 @@ import math
 import os
 from typing import Any
 
-from labreport.protocol import RECORDS_ENV, SEED_ENV
+from labreport.protocol import RECORDS_FILE, RESULTS_ENV, SEED_ENV
 
-__all__ = ["record", "run_seed", "RECORDS_ENV", "SEED_ENV"]
+__all__ = ["record", "run_seed", "RESULTS_ENV", "SEED_ENV"]
 
 
 def _plain(value: Any) -> Any:
@@ -50,9 +50,9 @@ def record(name: str, value: Any) -> Any:
     plain = _plain(value)
     if isinstance(plain, float) and not math.isfinite(plain):
         plain = str(plain)
-    path = os.environ.get(RECORDS_ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as fh:
+    folder = os.environ.get(RESULTS_ENV)
+    if folder:
+        with open(os.path.join(folder, RECORDS_FILE), "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"name": name, "value": plain}) + "\n")
     else:
         print(f"[record] {name} = {plain!r}")

@@ -35,12 +35,12 @@ from labreport.protocol import (
     EXIT_REPORT,
     FIGURE_INDEX,
     FIGURE_LIMIT_ENV,
-    FIGURES_ENV,
     MPL_BACKEND,
     PARENT_PID_ENV,
-    RECORDS_ENV,
     RECORDS_FILE,
+    RESULTS_ENV,
     RUN_TOKEN_ENV,
+    RunRequest,
 )
 from labreport.results import (
     CapturedFigure,
@@ -65,9 +65,8 @@ def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:
     env.update(
         MPLBACKEND=MPL_BACKEND,
         **{
-            FIGURES_ENV: str(results),
+            RESULTS_ENV: str(results),
             FIGURE_LIMIT_ENV: str(limits.figure_limit),
-            RECORDS_ENV: str(results / RECORDS_FILE),
             PARENT_PID_ENV: str(os.getpid()),
             RUN_TOKEN_ENV: token,
         },
@@ -264,16 +263,16 @@ def run_program(
         work, results = Path(tmp, "work"), Path(tmp, "results")
         shutil.copytree(experiment_dir, work, ignore=_IGNORED)
         results.mkdir()
-        harness_args = [str(results), str(seed), code, *args]
+        request = RunRequest(code, tuple(args), seed, limits.threads)
         env = _child_env(results, limits, token)
         start = time.perf_counter()
         proc: subprocess.Popen[bytes] | WarmChild | None = None
         if warm is not None:
             kind = program_kind(work / code)
-            proc = warm.spawn(kind, env, work, harness_args, limits.threads)
+            proc = warm.spawn(kind, env, work, request)
         if proc is None:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "labreport.child.harness", *harness_args],
+                [sys.executable, "-m", "labreport.child.harness", request.to_json()],
                 cwd=work,
                 env=env,
                 stdin=subprocess.DEVNULL,

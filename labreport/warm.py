@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -21,9 +20,9 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from labreport.protocol import PARENT_PID_ENV, PER_RUN_ENV
+from labreport.protocol import PARENT_PID_ENV, PER_RUN_ENV, ForkReply, ForkRequest, RunRequest
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +95,17 @@ class _Zygote:
         try:
             while message := self.sock.recv(65536):
                 for line in message.splitlines():
-                    data = json.loads(line)
-                    if data.get("ready"):
+                    reply = ForkReply.from_line(line)
+                    if reply.ready:
                         self.ready.set()
-                        continue
-                    with self._changed:
-                        if "pid" in data:
-                            self._pids[data["id"]] = int(data["pid"])
-                        else:
-                            self._ends[data["id"]] = os.waitstatus_to_exitcode(data["status"])
-                        self._changed.notify_all()
+                    elif reply.id is not None:
+                        with self._changed:
+                            if reply.pid is not None:
+                                self._pids[reply.id] = reply.pid
+                            elif reply.status is not None:
+                                status = os.waitstatus_to_exitcode(reply.status)
+                                self._ends[reply.id] = status
+                            self._changed.notify_all()
         except (OSError, ValueError):
             pass
         with self._changed:
@@ -113,12 +113,12 @@ class _Zygote:
             self.ready.set()
             self._changed.notify_all()
 
-    def spawn(self, request: dict[str, Any], out_fd: int) -> int | None:
+    def spawn(self, request: ForkRequest, out_fd: int) -> int | None:
         if not self.ready.wait(_START_TIMEOUT) or not self.alive:
             return None
-        request_id = request["id"]
+        request_id = request.id
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], [out_fd])
+            socket.send_fds(self.sock, [request.to_bytes()], [out_fd])
         except OSError:
             return None
         with self._changed:
@@ -173,19 +173,14 @@ class WarmPool:
         """Start the ``kind`` zygote now, so its imports overlap with other work."""
         self._zygote(kind, env)
 
-    def spawn(
-        self, kind: str, env: dict[str, str], cwd: Path, argv: list[str], threads: int
-    ) -> WarmChild | None:
-        """Fork the program described by ``argv`` (the harness's arguments); None: run fresh."""
+    def spawn(self, kind: str, env: dict[str, str], cwd: Path, run: RunRequest) -> WarmChild | None:
+        """Fork a child that runs ``run`` in ``cwd`` with ``env``; None: run it fresh instead."""
         zygote = self._zygote(kind, env)
         if zygote is None:
             return None
         read_fd, write_fd = os.pipe()
         child_env = {**env, PARENT_PID_ENV: str(zygote.proc.pid)}
-        request_id = uuid.uuid4().hex
-        request = {
-            "id": request_id, "cwd": str(cwd), "env": child_env, "argv": argv, "threads": threads,
-        }  # fmt: skip
+        request = ForkRequest(uuid.uuid4().hex, str(cwd), child_env, run)
         try:
             pid = zygote.spawn(request, write_fd)
         finally:
@@ -193,7 +188,7 @@ class WarmPool:
         if pid is None:
             os.close(read_fd)
             return None
-        return WarmChild(zygote, request_id, pid, os.fdopen(read_fd, "rb"))
+        return WarmChild(zygote, request.id, pid, os.fdopen(read_fd, "rb"))
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from labreport.protocol import RECORDS_ENV
+from labreport.protocol import RESULTS_ENV
 
 from conftest import REPO, copy_course
 
@@ -38,8 +38,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def raw_run(tmp_path_factory: pytest.TempPathFactory) -> str:
     """What the program prints when run by hand (values recorded to a file, not printed)."""
-    records = tmp_path_factory.mktemp("raw") / "records.jsonl"
-    env = {**os.environ, "MPLBACKEND": "Agg", RECORDS_ENV: str(records)}
+    results = tmp_path_factory.mktemp("raw")
+    env = {**os.environ, "MPLBACKEND": "Agg", RESULTS_ENV: str(results)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     folder = copy_course(tmp_path_factory.mktemp("raw_course"), "exp5") / "experiments" / "exp5"
     done = subprocess.run(

@@ -1,8 +1,9 @@
 """Runs *inside* the child process: seeds, figure capture at exit, the traceback, an exit report.
 
-Invoked as ``python -m labreport.child.harness RESULT_DIR SEED PROGRAM [ARGS...]`` by the
-runner. It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with
-the runner), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
+Invoked as ``python -m labreport.child.harness REQUEST`` by the runner, ``REQUEST`` being a
+:class:`~labreport.protocol.RunRequest` in JSON (a warm interpreter calls :func:`run` with it).
+It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the
+runner), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
 never pays for torch. Figures shown or saved are captured by the :mod:`labreport.child.mpl_backend`
 backend (selected through ``MPLBACKEND``); this module captures the ones still open when the
 program ends.
@@ -32,7 +33,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from labreport.protocol import EXIT_REPORT, MPL_BACKEND_MODULE, SEED_ENV, die_with_parent
+from labreport.protocol import (
+    EXIT_REPORT,
+    MPL_BACKEND_MODULE,
+    RESULTS_ENV,
+    SEED_ENV,
+    RunRequest,
+    die_with_parent,
+)
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -119,11 +127,14 @@ def _environment() -> dict[str, str]:
     return found
 
 
-def main(argv: list[str]) -> int:
-    result_dir, seed_text, program, *args = argv
+def run(request: RunRequest) -> int:
+    """Run the program as ``request`` says, write the exit report; the program's exit code."""
     die_with_parent()
     faulthandler.enable()
-    seed = int(seed_text)
+    seed, program = request.seed, request.program
+    torch: Any = sys.modules.get("torch")
+    if torch is not None:  # preloaded by a warm interpreter, before this run's settings existed
+        torch.set_num_threads(request.threads)
     os.environ[SEED_ENV] = str(seed)  # for run_seed(); this process is the program's own
     random.seed(seed)
     hooks = {"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}
@@ -132,7 +143,7 @@ def main(argv: list[str]) -> int:
             hooks.pop(name)(sys.modules[name])
     if hooks:
         sys.meta_path.insert(0, _AfterImport(hooks))
-    sys.argv = [program, *args]
+    sys.argv = [program, *request.args]
     sys.path[0] = os.path.dirname(os.path.abspath(program))
     report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}
     start = time.perf_counter()
@@ -163,9 +174,9 @@ def main(argv: list[str]) -> int:
     report["environment"] = _environment()
     sys.stdout.flush()
     sys.stderr.flush()
-    Path(result_dir, EXIT_REPORT).write_text(json.dumps(report), encoding="utf-8")
+    Path(os.environ[RESULTS_ENV], EXIT_REPORT).write_text(json.dumps(report), encoding="utf-8")
     return int(report["exit_code"])
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run(RunRequest.from_json(sys.argv[1])))

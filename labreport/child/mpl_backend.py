@@ -4,7 +4,7 @@ Selected in the child through ``MPLBACKEND`` (:data:`labreport.protocol.MPL_BACK
 is captured when the program calls ``plt.show()`` (which then closes it, as a window would), when
 it saves it with ``savefig``, and when it is left open at exit (the harness calls ``show``). A
 figure captured twice keeps its place in creation order and its latest drawing. Files go to the
-folder named by ``FIGURES_ENV`` as ``fig-NNN.svg`` plus a line of ``FIGURE_INDEX`` with its
+folder named by ``RESULTS_ENV`` as ``fig-NNN.svg`` plus a line of ``FIGURE_INDEX`` with its
 title for the caption.
 
 At most ``FIGURE_LIMIT_ENV`` distinct figures are captured (each costs tens of milliseconds
@@ -26,7 +26,7 @@ from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from labreport.protocol import FIGURE_INDEX, FIGURE_LIMIT_ENV, FIGURES_ENV
+from labreport.protocol import FIGURE_INDEX, FIGURE_LIMIT_ENV, RESULTS_ENV
 
 matplotlib.rcParams["svg.hashsalt"] = "labreport"  # stable ids: identical SVG on every run
 
@@ -58,7 +58,7 @@ def _title(figure: Figure) -> str:
 def capture(figure: Figure) -> None:
     """Write the figure's current drawing as SVG under its creation number."""
     global _capturing
-    folder = os.environ.get(FIGURES_ENV)
+    folder = os.environ.get(RESULTS_ENV)
     if not folder or _capturing:
         return
     number = getattr(figure, "_labreport_number", None)

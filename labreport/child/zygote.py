@@ -9,24 +9,23 @@ session, working directory, environment, stdout/stderr, and runs the ordinary ha
 seeds ``random``, NumPy and PyTorch afresh. Nothing a program does can reach the next one: each
 starts from this untouched parent, never from a sibling.
 
-Protocol on the Unix socket given as ``fd``: the client sends one JSON request per message with
-the program's output pipe attached (SCM_RIGHTS); this process answers ``{"id", "pid"}`` when the
-child started and ``{"id", "status"}`` (a wait status) when it ended.
+Protocol on the Unix socket given as ``fd``: the client sends one
+:class:`~labreport.protocol.ForkRequest` per message with the program's output pipe attached
+(SCM_RIGHTS); this process answers with :class:`~labreport.protocol.ForkReply` lines: ready
+once, then a pid when a child started and a wait status when it ended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import select
 import signal
 import socket
 import sys
-from typing import Any
 
-from labreport.protocol import MPL_BACKEND_MODULE
+from labreport.protocol import MPL_BACKEND_MODULE, ForkReply, ForkRequest, die_with_parent
 
 #: What each kind preloads; the child imports anything else itself, as a fresh interpreter would.
 PRELOAD = {
@@ -48,7 +47,7 @@ def _preload(kind: str) -> None:
     import labreport.record  # noqa: F401
 
 
-def _child(request: dict[str, Any], out_fd: int, sock: socket.socket, siblings: list[int]) -> None:
+def _child(request: ForkRequest, out_fd: int, sock: socket.socket, siblings: list[int]) -> None:
     """In the forked child: become a fresh program run, then never return."""
     code = 70
     try:
@@ -63,9 +62,9 @@ def _child(request: dict[str, Any], out_fd: int, sock: socket.socket, siblings: 
         os.dup2(out_fd, 2)
         os.close(devnull)
         os.close(out_fd)
-        os.chdir(request["cwd"])
+        os.chdir(request.cwd)
         os.environ.clear()
-        os.environ.update(request["env"])
+        os.environ.update(request.env)
         # Unbuffered, like PYTHONUNBUFFERED in a new interpreter: stdout and stderr interleave
         # in the order written.
         sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
@@ -76,13 +75,9 @@ def _child(request: dict[str, Any], out_fd: int, sock: socket.socket, siblings: 
             io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
             write_through=True,
         )  # fmt: skip
-        threads = int(request.get("threads", 1))
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.set_num_threads(threads)
         from labreport.child import harness
 
-        code = harness.main(list(request["argv"]))
+        code = harness.run(request.run)
     except BaseException:  # noqa: BLE001 - report and leave: this is a child, never the server
         with contextlib.suppress(Exception):
             import traceback
@@ -113,7 +108,7 @@ def serve(sock: socket.socket) -> None:
     A child's end wakes the loop through its pidfd, so the end is reported at once; where pidfds
     do not exist, the loop looks every 50 ms.
     """
-    children: dict[int, Any] = {}
+    children: dict[int, str] = {}  # pid -> request id
     pidfds: dict[int, int] = {}  # pid -> pidfd
     while True:
         watched: list[int] = [sock.fileno(), *pidfds.values()]
@@ -130,7 +125,7 @@ def serve(sock: socket.socket) -> None:
                 os.close(fd)
             request_id = children.pop(pid, None)
             if request_id is not None:
-                sock.sendall(json.dumps({"id": request_id, "status": status}).encode() + b"\n")
+                sock.sendall(ForkReply(id=request_id, status=status).to_bytes())
         if sock.fileno() not in ready:
             continue
         try:
@@ -139,26 +134,24 @@ def serve(sock: socket.socket) -> None:
             return
         if not message:
             return  # the client closed: labreport is done with us
-        request = json.loads(message)
+        request = ForkRequest.from_bytes(message)
         pid = os.fork()
         if pid == 0:
             _child(request, fds[0], sock, list(pidfds.values()))
         os.close(fds[0])
-        children[pid] = request["id"]
+        children[pid] = request.id
         fd = _pidfd(pid)
         if fd is not None:
             pidfds[pid] = fd
-        sock.sendall(json.dumps({"id": request["id"], "pid": pid}).encode() + b"\n")
+        sock.sendall(ForkReply(id=request.id, pid=pid).to_bytes())
 
 
 def main(argv: list[str]) -> int:
     kind, fd = argv[0], int(argv[1])
     sock = socket.socket(fileno=fd)
-    from labreport.protocol import die_with_parent
-
     die_with_parent()
     _preload(kind)
-    sock.sendall(b'{"ready": true}\n')
+    sock.sendall(ForkReply(ready=True).to_bytes())
     serve(sock)
     return 0
 
