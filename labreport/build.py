@@ -1,15 +1,12 @@
-"""The build pipeline, its steps in order: up to date? → load → run (or cache) → render → write.
+"""Building one experiment, its steps in order: up to date? → load → run (or cache) → render →
+PDF → write. (Building many at once is :mod:`labreport.batch`.)
 
-One :class:`Builder` builds any number of experiments, in parallel threads when asked (the work
-happens in child processes; rendering is serialised). A failing experiment is an outcome, not a
-crash: the others go on and the summary lists it. Outputs are replaced atomically, so a failed
-rebuild leaves the last good HTML and PDF in place.
-
-Interruptions are part of the pipeline too. Ctrl-C -- or SIGTERM or SIGHUP, which end a build the
-same way -- kills every running program within a fraction of a second, starts nothing new and
-writes nothing partial; the KeyboardInterrupt then reaches the CLI. Two labreport processes
-building the same experiment take turns on a lock under ``.labreport/locks/``, so the second finds
-the first's result up to date instead of redoing it beside it.
+A failing experiment is an outcome, not a crash: a batch goes on and the summary lists it.
+Outputs are replaced atomically, so a failed rebuild leaves the last good HTML and PDF in place.
+An interruption (the builder's ``cancel`` flag) kills the running program within a fraction of a
+second and writes nothing partial. Two labreport processes building the same experiment take
+turns on a lock under ``.labreport/locks/``, so the second finds the first's result up to date
+instead of redoing it beside it.
 """
 
 from __future__ import annotations
@@ -17,16 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from labreport import formulas
 from labreport.cache import RunCache, experiment_files, program_inputs, run_key
@@ -61,8 +55,6 @@ if TYPE_CHECKING:
     from labreport.spec import ExperimentSource, Program
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", bound=Hashable)
-R = TypeVar("R")
 
 Format = Literal["html", "pdf"]
 # Threads per program for torch and BLAS. Fixed, so that a result never depends on --jobs (torch's
@@ -126,32 +118,14 @@ def _memory_ceiling() -> int | None:
         return None
 
 
-@contextlib.contextmanager
-def _terminations_interrupt() -> Iterator[None]:
-    """While building, SIGTERM and SIGHUP (a closed terminal, a cancelled CI job) interrupt like
-    Ctrl-C: programs run in sessions of their own, so without this they would outlive labreport
-    with nobody left to enforce their timeouts. Handlers someone else set (``nohup``) are kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        number = getattr(signal, name, None)
-        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
-            previous[number] = signal.signal(number, _interrupt)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 class Builder:
-    """Builds experiments of one project with one set of options."""
+    """Builds experiments of one project with one set of options, one at a time per call
+    (:func:`labreport.batch.build_many` calls it from several threads).
+
+    A context manager: it owns the PDF workers and, unless a shared pool is given, the warm
+    interpreters its builds start, and closes them when the ``with`` block ends, so nothing
+    outlives it whatever happened inside.
+    """
 
     def __init__(
         self,
@@ -160,8 +134,8 @@ class Builder:
         events: BuildEvents,
         warm: WarmPool | None = None,
     ) -> None:
-        """``warm``: a pool to share across builders (``labreport serve``); by default each
-        builder starts its own, closed when :meth:`build_many` returns."""
+        """``warm``: a pool to share across builders (``labreport serve``), which its owner
+        closes; by default each builder starts its own."""
         self.project = project
         self.options = options
         self.events = events
@@ -171,86 +145,45 @@ class Builder:
         self.cache = RunCache(self.work / "cache")
         self.state = BuildState(self.work / "state")
         self._render_lock = threading.Lock()
-        self.pdf_pool = PdfPool()
-        self._cancel = threading.Event()
-        self._session_lock = threading.Lock()
-        self._sessions = 0  # open sessions: the pools close when the last one ends
+        # Set on an interruption: running programs are killed within a tick, nothing new starts.
+        self.cancel = threading.Event()
         self._own_warm = warm is None and options.warm
-        self.warm = WarmPool() if self._own_warm else warm
+        self.warm = None if self._own_warm else warm
+        self._pdf_pool: PdfPool | None = None  # while entered
 
-    # ------------------------------------------------------------------ many experiments
-    def build_many(self, ids: Sequence[str], jobs: int = 1) -> list[ExperimentOutcome]:
-        """Build ``ids`` with up to ``jobs`` at once; outcomes come back in the order of ``ids``.
+    def __enter__(self) -> Builder:
+        if self._pdf_pool is not None:
+            raise RuntimeError("a Builder is entered once")
+        self._pdf_pool = PdfPool()
+        if self._own_warm:
+            self.warm = WarmPool()
+        return self
 
-        An interruption (KeyboardInterrupt, SIGTERM, SIGHUP) stops every running program, starts
-        no other, and is raised again once the workers are done.
-        """
-        with self.session():
-            return self.map(self.build, self._longest_first(ids), jobs, order=ids)
+    def __exit__(self, *exc: object) -> None:
+        """Close the PDF workers and the warm interpreters this builder started."""
+        pdf_pool, self._pdf_pool = self._pdf_pool, None
+        if pdf_pool is not None:
+            pdf_pool.close()
+        if self._own_warm and self.warm is not None:
+            self.warm.close()
+            self.warm = None
 
-    def map(
-        self,
-        work: Callable[[T], R],
-        items: Sequence[T],
-        jobs: int,
-        order: Sequence[T] | None = None,
-    ) -> list[R]:
-        """``work(item)`` for each (distinct) item, up to ``jobs`` at once, started in the
-        order of ``items``; results in the order of ``order`` (default: ``items``). Inside
-        :meth:`session`. An interruption kills every running program and starts no other."""
-        order = items if order is None else order
-        if jobs <= 1 or len(items) <= 1:
-            done = {item: work(item) for item in items}
-            return [done[item] for item in order]
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="labreport")
-        try:
-            futures = {item: pool.submit(work, item) for item in items}
-            return [futures[item].result() for item in order]
-        except BaseException:
-            self._cancel.set()  # running programs are killed within a tick
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    @property
+    def pdf_pool(self) -> PdfPool:
+        self._require_entered()
+        assert self._pdf_pool is not None
+        return self._pdf_pool
 
-    @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        """Around a batch: SIGTERM/SIGHUP interrupt like Ctrl-C, and the PDF workers and (unless
-        shared with serve) the warm interpreters are closed when the outermost session ends.
-        :meth:`build` opens one too, so a builder used for one experiment leaks nothing."""
-        with self._session_lock:
-            outermost = self._sessions == 0
-            self._sessions += 1
-        try:
-            if outermost:
-                with _terminations_interrupt(), self._pools():
-                    yield
-            else:
-                yield
-        finally:
-            with self._session_lock:
-                self._sessions -= 1
-
-    def _longest_first(self, ids: Sequence[str]) -> list[str]:
-        """Start the slowest experiments first (by their last build), so that one long build
-        does not start last and run alone at the end of a batch; unknown ones count as slowest."""
-        known = {exp_id: self.state.last_duration(exp_id) for exp_id in dict.fromkeys(ids)}
-        return sorted(known, key=lambda exp_id: -(known[exp_id] or float("inf")))
-
-    @contextlib.contextmanager
-    def _pools(self) -> Iterator[None]:
-        """Close the PDF workers and (unless shared with serve) the warm interpreters at the end."""
-        try:
-            yield
-        finally:
-            self.pdf_pool.close()
-            if self._own_warm and self.warm is not None:
-                self.warm.close()
+    def _require_entered(self) -> None:
+        if self._pdf_pool is None:
+            raise RuntimeError("build inside `with Builder(...) as builder:`; it owns processes")
 
     def build(self, exp_id: str) -> ExperimentOutcome:
         """Build one experiment; a user-facing error becomes a failed outcome."""
+        self._require_entered()
         start = time.perf_counter()
         try:
-            with self.session(), self._experiment_lock(exp_id):
+            with self._experiment_lock(exp_id):
                 outcome = self._build(exp_id, start)
         except LabreportError as exc:
             message = exc.format_message()
@@ -289,12 +222,12 @@ class Builder:
                     if not waiting:
                         log.info("%s: waiting for another labreport building it", exp_id)
                         waiting = True
-                    if self._cancel.wait(_LOCK_POLL):
+                    if self.cancel.wait(_LOCK_POLL):
                         raise RunCancelled("the build was interrupted") from None
             yield  # closing the file releases the lock
 
     def _check_cancelled(self) -> None:
-        if self._cancel.is_set():
+        if self.cancel.is_set():
             raise RunCancelled("the build was interrupted")
 
     # ------------------------------------------------------------------ one experiment
@@ -378,6 +311,7 @@ class Builder:
         """Every program's result, from the cache when its inputs are unchanged; how many ran
         and how many came from the cache. ``label`` names the runs in progress events (default:
         the experiment's id). A program that fails without ``allow_errors`` raises RunError."""
+        self._require_entered()
         label = label or source.id
         files = experiment_files(source.folder)
         codes = [program.code for program in source.spec.programs]
@@ -416,7 +350,7 @@ class Builder:
         try:
             return run_program(
                 source.folder, program.code, args=program.args, seed=program.seed,
-                limits=limits, cancel=self._cancel, warm=self.warm,
+                limits=limits, cancel=self.cancel, warm=self.warm,
             )  # fmt: skip
         except OSError as exc:
             raise RunError(

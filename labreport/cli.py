@@ -144,16 +144,19 @@ def build(
         warm=not fresh,
     )
     progress = _progress_display(quiet)
-    _build_and_report(Builder(project, options, progress), progress, ids, jobs, quiet)
+    with Builder(project, options, progress) as builder:
+        _build_and_report(builder, progress, ids, jobs, quiet)
 
 
 def _build_and_report(
     builder: Builder, progress: LineProgress, ids: list[str], jobs: int | None, quiet: bool
 ) -> None:
     """Build ``ids``, print each file written, then the summary (exit 1 if any failed)."""
+    from labreport.batch import build_many
+
     start = time.perf_counter()
     try:
-        outcomes = builder.build_many(ids, jobs or os.cpu_count() or 1)
+        outcomes = build_many(builder, ids, jobs or os.cpu_count() or 1)
     finally:
         progress.close()
     for outcome in outcomes:
@@ -225,8 +228,8 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
         raise click.UsageError(f"no experiments in {project.experiments_dir}")
     options = BuildOptions(out_dir=out_dir.resolve() if out_dir else None, force=force)
     progress = _progress_display(quiet)
-    builder = Builder(project, options, progress)
-    _build_and_report(builder, progress, ids, jobs, quiet)
+    with Builder(project, options, progress) as builder:
+        _build_and_report(builder, progress, ids, jobs, quiet)
     if not quiet:
         click.echo("binding the lab record ...", err=True)
     index, target = bind_book(project, ids, builder.out_dir, builder.search_path)
@@ -277,9 +280,9 @@ def verify(
         else discover(project.experiments_dir)
     )
     progress = _progress_display(quiet)
-    builder = Builder(project, BuildOptions(formats=("html",), force=force), progress)
     try:
-        verdicts = Verifier(builder).verify(ids, seeds, jobs or os.cpu_count() or 1)
+        with Builder(project, BuildOptions(formats=("html",), force=force), progress) as builder:
+            verdicts = Verifier(builder).verify(ids, seeds, jobs or os.cpu_count() or 1)
     finally:
         progress.close()
     for verdict in verdicts:

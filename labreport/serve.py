@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from labreport.batch import build_many
 from labreport.build import Builder, BuildOptions
 from labreport.errors import LabreportError, UsageError
 from labreport.ids import ID_TEXT
@@ -141,7 +142,8 @@ class PreviewServer:
             self.state.publish(ids, failed)
             return [self.project.experiments_dir, self.project.config_path]
         ids = self._ids()
-        outcomes = builder.build_many(ids, 1)
+        with builder:
+            outcomes = build_many(builder, ids, 1)
         changed = [o for o in outcomes if o.status != "up-to-date"]
         if changed or not self.state.generation:
             self.state.publish(ids, outcomes)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from labreport.batch import run_all, terminations_interrupt
 from labreport.build import Builder
 from labreport.errors import EXIT_FAILED, LabreportError
 from labreport.render import merged_results
@@ -107,7 +108,7 @@ def spreads(runs: Sequence[SeedRun]) -> tuple[Spread, ...]:
 
 
 class Verifier:
-    """Runs experiments at several seeds with one :class:`Builder` (its cache, warm
+    """Runs experiments at several seeds with one entered :class:`Builder` (its cache, warm
     interpreters, limits and progress events)."""
 
     def __init__(self, builder: Builder) -> None:
@@ -129,8 +130,8 @@ class Verifier:
                 verdicts[exp_id] = Verdict(exp_id, (), error=exc.format_message(),
                                            exit_code=exc.exit_code)  # fmt: skip
         work = [(exp_id, k) for exp_id in sources for k in range(seeds)]
-        with self.builder.session():
-            runs = self.builder.map(self._run, work, jobs)
+        with terminations_interrupt():
+            runs = run_all(self._run, work, jobs, self.builder.cancel)
         for exp_id, source in sources.items():
             mine = [run for (owner, _), run in zip(work, runs, strict=True) if owner == exp_id]
             verdicts[exp_id] = self._verdict(source, mine)

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 import labreport.fingerprint
 from labreport import pdfworker
+from labreport.batch import build_many, longest_first
 from labreport.build import Builder, BuildOptions
 from labreport.cli import cli
 from labreport.pdf import render_pdf
@@ -48,8 +49,9 @@ def mini(tmp_path: Path) -> Path:
 
 def build(root: Path, *ids: str, jobs: int = 1, **options: object) -> Events:
     events = Events()
-    builder = Builder(load_project(root), BuildOptions(**options), events)  # type: ignore[arg-type]
-    builder.build_many(list(ids) or ["alpha", "beta"], jobs=jobs)
+    options_ = BuildOptions(**options)  # type: ignore[arg-type]
+    with Builder(load_project(root), options_, events) as builder:
+        build_many(builder, list(ids) or ["alpha", "beta"], jobs=jobs)
     return events
 
 
@@ -265,9 +267,9 @@ def test_a_batch_starts_the_slowest_experiments_first(mini: Path) -> None:
     }
     # Make alpha the slow one, as if its program had grown: it must now start first.
     builder.state.save("alpha", "stale", [], seconds=seconds["beta"] + 60)
-    assert builder._longest_first(["beta", "alpha"]) == ["alpha", "beta"]
+    assert longest_first(["beta", "alpha"], builder.state) == ["alpha", "beta"]
     # Never built: unknown, so it goes first (it may be the longest of all).
-    assert builder._longest_first(["beta", "alpha", "new"]) == ["new", "alpha", "beta"]
+    assert longest_first(["beta", "alpha", "new"], builder.state) == ["new", "alpha", "beta"]
 
 
 # ------------------------------------------------------------------------------ reproducible
@@ -372,6 +374,10 @@ def _children() -> set[int]:
 def test_a_builder_used_for_one_experiment_leaves_no_process_behind(mini: Path) -> None:
     before = _children()
     builder = Builder(load_project(mini), BuildOptions(force=True), Events())
-    outcome = builder.build("alpha")  # HTML and PDF: a warm interpreter and a PDF worker
+    with pytest.raises(RuntimeError, match="with Builder"):
+        builder.build("alpha")  # it would start processes nobody closes
+    with builder:
+        outcome = builder.build("alpha")  # HTML and PDF: a warm interpreter and a PDF worker
+        assert _children() - before != set()  # they were running
     assert outcome.status == "built", outcome.error
     assert _children() - before == set()

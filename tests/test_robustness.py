@@ -372,7 +372,8 @@ class Quiet:
     def program_finished(self, *a): pass
     def experiment_finished(self, outcome): print(outcome.status, outcome.error)
 
-Builder(load_project(Path(sys.argv[1])), BuildOptions(formats=("html",)), Quiet()).build("flood")
+with Builder(load_project(Path(sys.argv[1])), BuildOptions(formats=("html",)), Quiet()) as b:
+    b.build("flood")
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so this process would
 # report the pytest process's size when pytest forked it (375 MB late in a full run).
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
