@@ -102,7 +102,8 @@ class ForkReply:
     status: int | None = None
 
     def to_bytes(self) -> bytes:
-        fields = {k: v for k, v in asdict(self).items() if v not in (None, False)}
+        # "is", not "in (None, False)": a wait status of 0 equals False and must be sent.
+        fields = {k: v for k, v in asdict(self).items() if v is not None and v is not False}
         return json.dumps(fields).encode() + b"\n"
 
     @classmethod

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from labreport.protocol import ForkReply, ForkRequest, RunRequest
 from labreport.results import RunLimits
 from labreport.runner import run_program
 from labreport.warm import WarmPool, program_kind
@@ -86,3 +87,16 @@ def test_warm_and_fresh_runs_report_failures_alike(tmp_path: Path) -> None:
         fresh.exit_code,
         fresh.output,
     )
+
+
+def test_protocol_messages_survive_the_trip_with_their_types() -> None:
+    run = RunRequest("prog.py", ("--epochs", "3"), seed=7, threads=1)
+    assert RunRequest.from_json(run.to_json()) == run
+    fork = ForkRequest("id1", "/tmp/work", {"A": "1"}, run)
+    assert ForkRequest.from_bytes(fork.to_bytes()) == fork
+    # A wait status of 0 (a clean exit) equals False: it must still be sent, or the program
+    # never ends as far as the runner can tell.
+    for reply in (ForkReply(ready=True), ForkReply(id="a", pid=12), ForkReply(id="a", status=0)):
+        line = reply.to_bytes()
+        assert line.endswith(b"\n")
+        assert ForkReply.from_line(line.strip()) == reply
