@@ -186,9 +186,9 @@ class Builder:
             with self._experiment_lock(exp_id):
                 outcome = self._build(exp_id, start)
         except LabreportError as exc:
+            if isinstance(exc, OutputError):  # its message names the file, not the experiment
+                exc = exc.for_experiment(exp_id)
             message = exc.format_message()
-            if isinstance(exc, OutputError):
-                message = f"{exp_id}: {message}"
             outcome = ExperimentOutcome(
                 exp_id, "failed", duration=time.perf_counter() - start,
                 error=message, exit_code=exc.exit_code,
@@ -253,7 +253,7 @@ class Builder:
 
         source = load_experiment(folder, display_root=self.project.root)
         self._check_theme(source)
-        warnings: list[str] = []
+        warnings = list(source.notices)
         runs, ran, cached = self.run_programs(source, warnings)
         self._check_cancelled()
         failed_checks: list[str] = []
@@ -262,8 +262,9 @@ class Builder:
         if failed_checks and self.options.strict:
             claims = "; ".join(failed_checks)
             raise CheckFailed(
-                f"{exp_id}: {len(failed_checks)} check(s) failed under --strict: {claims} "
-                "(fix the program or the claim in checks:, or build without --strict)"
+                f"{len(failed_checks)} check(s) failed under --strict: {claims}",
+                experiment=exp_id,
+                fix="fix the program or the claim in checks:, or build without --strict",
             )
         written = []
         for fmt, data in rendered.items():
@@ -284,10 +285,10 @@ class Builder:
     def _check_theme(self, source: ExperimentSource) -> None:
         """An unknown theme is a spec (or option) error, found before any program runs."""
         if self.options.theme:
-            self.search_path.resolve_theme(self.options.theme, "--template", UsageError)
+            self.search_path.resolve_theme(self.options.theme, "--theme", UsageError)
         else:
             display = source.spec_path.relative_to(self.project.root)
-            self.search_path.resolve_theme(source.spec.template, f"{display}: template", SpecError)
+            self.search_path.resolve_theme(source.spec.theme, str(display), SpecError, "theme")
 
     def limits(self, program: Program) -> RunLimits:
         """The program's limits: its spec, else ``[limits]`` in labreport.toml, else defaults;
@@ -342,7 +343,9 @@ class Builder:
                         warnings.append(f"run not cached: {exc.format_message()}")
             if not result.ok and not program.allow_errors:
                 fix = _FIXES.get(result.status, _DEFAULT_FIX)
-                raise RunError(f"{source.id}: {program.code} failed: {result.error} ({fix})")
+                raise RunError(
+                    f"{program.code} failed: {result.error}", experiment=source.id, fix=fix
+                )
             runs.append(result)
         return runs, ran, cached
 
@@ -354,8 +357,9 @@ class Builder:
             )  # fmt: skip
         except OSError as exc:
             raise RunError(
-                f"{source.id}: {program.code} could not be started: {exc.strerror or exc} "
-                "(free some disk space or memory, or build fewer experiments at once with -j)"
+                f"{program.code} could not be started: {exc.strerror or exc}",
+                experiment=source.id,
+                fix="free some disk space or memory, or build fewer experiments at once with -j",
             ) from exc
 
     def _render(
@@ -376,11 +380,11 @@ class Builder:
             ]  # fmt: skip
             try:
                 html = render_html(
-                    context, self.options.theme or source.spec.template, self.search_path
+                    context, self.options.theme or source.spec.theme, self.search_path
                 )
             except RenderError as exc:  # a theme's mistake: say which record hit it, and where
                 where = exc.format_message().replace(f"{self.project.root}{os.sep}", "")
-                raise RenderError(f"{source.id}: {where}") from exc
+                raise RenderError(where, experiment=source.id) from exc
             refused = outside_references(html, self.project.root)
         rendered: dict[Format, bytes] = {}
         if "html" in self.options.formats:
@@ -405,7 +409,7 @@ class Builder:
         try:
             pdf = self.pdf_pool.render(html, self.project.root, refused)
         except RenderError as exc:
-            raise RenderError(f"{source.id}: {exc.format_message()}") from exc
+            raise exc.for_experiment(source.id) from exc
         self._check_cancelled()
         if pdf is not None:
             return pdf

@@ -52,6 +52,27 @@ def _templates_option(help_text: str) -> Callable[[F], F]:
     )  # fmt: skip
 
 
+def _deprecated(old: str, new: str, **kwargs: Any) -> Callable[[F], F]:
+    """``old``, the spelling of ``new`` before 0.2: hidden from --help, still works for one
+    release, with a warning; its value goes to ``new``'s parameter unless that is given."""
+    dest = new.lstrip("-").replace("-", "_")
+
+    def moved(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        click.echo(
+            f"Warning: {old} is deprecated and will stop working in the next release; use {new}",
+            err=True,
+        )
+        if ctx.params.get(dest) is None:
+            ctx.params[dest] = value
+
+    return click.option(
+        old, f"_deprecated_{dest}", default=None, hidden=True, expose_value=False,
+        callback=moved, **kwargs,
+    )  # fmt: skip
+
+
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only errors (and the files written)."
 )
@@ -88,7 +109,10 @@ def cli(debug: bool) -> None:
     help="Which outputs to write.",
 )  # fmt: skip
 @_out_option
-@click.option("--template", "theme", default=None, help="Theme to use instead of the spec's.")
+@click.option(
+    "--theme", default=None, help="Theme (the look of the record) to use instead of the spec's."
+)
+@_deprecated("--template", "--theme")
 @_templates_option("Folder searched for templates before the project's and the built-ins.")
 @_force_option
 @_jobs_option
@@ -301,7 +325,7 @@ def verify(
 
 @cli.command(name="list")
 def list_experiments() -> None:
-    """Show each experiment: id, number, title and format."""
+    """Show each experiment: id, number, title and theme."""
     from labreport.project import find_project
     from labreport.spec import discover, load_experiment
 
@@ -310,11 +334,11 @@ def list_experiments() -> None:
     for exp_id in discover(project.experiments_dir):
         source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
         spec = source.spec
-        rows.append((exp_id, str(spec.number), spec.title, spec.template))
+        rows.append((exp_id, str(spec.number), spec.title, spec.theme))
     if not rows:
         click.echo(f"no experiments in {project.experiments_dir}", err=True)
         return
-    header = ("ID", "NO.", "TITLE", "FORMAT")
+    header = ("ID", "NO.", "TITLE", "THEME")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
@@ -392,12 +416,13 @@ def init(folder: Path, course: str) -> None:
 @cli.command()
 @click.argument("exp_id", metavar="ID")
 @click.option(
-    "--format", "fmt", type=click.Choice(["classic", "worksheet"]), default="classic",
-    show_default=True, help="The record format of the new experiment.",
+    "--theme", default=None,
+    help="The look of the new experiment's record: classic (default) or worksheet.",
 )  # fmt: skip
+@_deprecated("--format", "--theme")
 @click.option("--title", default=None, help="The experiment's title (default: from ID).")
-def new(exp_id: str, fmt: str, title: str | None) -> None:
-    """Scaffold experiments/ID/: a spec with every field of the format explained, and a program.
+def new(exp_id: str, theme: str | None, title: str | None) -> None:
+    """Scaffold experiments/ID/: a spec with every field of its theme explained, and a program.
 
     The experiment gets the next free number. Edit the spec, then `labreport validate ID` and
     `labreport build ID`.
@@ -406,7 +431,7 @@ def new(exp_id: str, fmt: str, title: str | None) -> None:
     from labreport.scaffold import new_experiment
 
     project = find_project()
-    for path in new_experiment(project, exp_id, fmt, title):
+    for path in new_experiment(project, exp_id, theme or "classic", title):
         click.echo(_shown(path))
 
 
@@ -437,11 +462,12 @@ def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     for exp_id in ids:
         problems += validate_experiment(project, exp_id, search_path)
     for problem in problems:
-        click.echo(f"Error: {problem}", err=True)
-    if problems:
+        click.echo(f"{'Error' if problem.exit_code else 'Warning'}: {problem}", err=True)
+    errors = [problem for problem in problems if problem.exit_code]
+    if errors:
         raise ValidationFailed(
-            f"{len(problems)} problem(s) in {len(ids)} experiment(s)",
-            max(problem.exit_code for problem in problems),  # as a build would end
+            f"{len(errors)} problem(s) in {len(ids)} experiment(s)",
+            max(problem.exit_code for problem in errors),  # as a build would end
         )
     click.echo(f"{len(ids)} experiment(s) and {len(search_path.folders)} template folder(s): ok")
 

@@ -7,6 +7,9 @@ else escaping to the CLI is a bug in labreport itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import click
 
 # The exit status of every command: one table, shown by `labreport --help` and in the README
@@ -28,10 +31,58 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in parts: where it is, which field, what is wrong, how to fix it.
+
+    Every user-facing error carries its problems (a spec with three typos carries three), so
+    ``labreport validate`` lists them and a program can sort, count or show them without
+    parsing a message. Shown as ``experiment: where: field: what (fix)``, each part when known.
+    """
+
+    where: str  # a file (with :line where known), or the option that named something
+    what: str
+    field: str | None = None  # a spec field such as programs[0].seed, or a prose field
+    fix: str | None = None
+    experiment: str | None = None  # the experiment's id, where ``where`` does not say it
+    exit_code: int = EXIT_FAILED  # what a build that hit it ends with
+
+    def __str__(self) -> str:
+        what = f"{self.what} ({self.fix})" if self.fix else self.what
+        return ": ".join(p for p in (self.experiment, self.where, self.field, what) if p)
+
+
 class LabreportError(click.ClickException):
-    """Base class: a problem the user can fix; exit code 1 unless a subclass says otherwise."""
+    """Base class: a problem the user can fix; exit code 1 unless a subclass says otherwise.
+
+    Raise it with the parts (``SpecError("unknown key", where=..., field=...)``), or with
+    ``problems=`` for several at once; a bare message is one problem with no known place.
+    """
 
     exit_code = EXIT_FAILED
+
+    def __init__(
+        self,
+        what: str = "",
+        *,
+        where: str = "",
+        field: str | None = None,
+        fix: str | None = None,
+        experiment: str | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        code = self.exit_code
+        self.problems: tuple[Problem, ...] = tuple(problems) or (
+            Problem(where, what, field, fix, experiment, code),
+        )
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+    def for_experiment(self, exp_id: str) -> LabreportError:
+        """The same error, said of ``exp_id`` (for messages that do not name it already)."""
+        from dataclasses import replace
+
+        problems = [replace(p, experiment=p.experiment or exp_id) for p in self.problems]
+        return type(self)(problems=problems)
 
 
 class ProjectError(LabreportError):

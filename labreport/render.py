@@ -328,7 +328,7 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
         raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc
     except jinja2.TemplateNotFound as exc:
         if exc.name == name:
-            search_path.resolve_theme(theme, "template")  # raises: the theme is gone
+            search_path.resolve_theme(theme, "theme")  # raises: the theme is gone
         raise RenderError(f"{name}: template not found: {exc.name}") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc) or name + ': '}{exc}") from exc

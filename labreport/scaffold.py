@@ -15,9 +15,10 @@ from labreport.project import CONFIG_NAME, Project
 from labreport.spec import ID_PATTERN, SPEC_NAME, discover, load_experiment
 
 SCAFFOLDS = Path(__file__).resolve().parent / "scaffolds"
-FORMATS = ("classic", "worksheet")
+# The built-in themes a new experiment can start from: scaffolds/experiment/<theme>.yaml each.
+THEMES = ("classic", "worksheet")
 
-__all__ = ["FORMATS", "init_project", "new_experiment"]
+__all__ = ["THEMES", "init_project", "new_experiment"]
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -62,8 +63,10 @@ def _title_from_id(exp_id: str) -> str:
     return words[:1].upper() + words[1:] if words else exp_id
 
 
-def new_experiment(project: Project, exp_id: str, fmt: str, title: str | None = None) -> list[Path]:
-    """Scaffold ``experiments/<exp_id>/`` with a commented spec of format ``fmt`` and a program.
+def new_experiment(
+    project: Project, exp_id: str, theme: str, title: str | None = None
+) -> list[Path]:
+    """Scaffold ``experiments/<exp_id>/`` with a commented spec for ``theme`` and a program.
 
     The number is one more than the highest existing one, so a new experiment sorts last.
     """
@@ -72,8 +75,8 @@ def new_experiment(project: Project, exp_id: str, fmt: str, title: str | None = 
             f"experiment id {exp_id!r}: use letters, digits, '-' and '_' (up to 64, starting "
             "with a letter or digit), e.g. exp11"
         )
-    if fmt not in FORMATS:
-        raise SpecError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if theme not in THEMES:
+        raise UsageError(f"--theme {theme!r}: a new experiment starts from {' or '.join(THEMES)}")
     folder = project.experiments_dir / exp_id
     if (folder / SPEC_NAME).exists():
         raise UsageError(f"{folder / SPEC_NAME} already exists; choose another id")
@@ -90,7 +93,7 @@ def new_experiment(project: Project, exp_id: str, fmt: str, title: str | None = 
         "TITLE": (title or _title_from_id(exp_id)).replace("\n", " "),
         "PROGRAM": program,
     }
-    spec_text = _fill((SCAFFOLDS / "experiment" / f"{fmt}.yaml").read_text("utf-8"), values)
+    spec_text = _fill((SCAFFOLDS / "experiment" / f"{theme}.yaml").read_text("utf-8"), values)
     # The title goes into YAML: quote it so that a colon or a '#' in it cannot break the spec.
     spec_text = spec_text.replace(
         f"title: {values['TITLE']}", f"title: {_yaml_string(values['TITLE'])}", 1

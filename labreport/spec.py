@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, ValidationError
 
-from labreport.errors import SpecError
+from labreport.errors import Problem, SpecError
 from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
 
 __all__ = ["ID_PATTERN", "SPEC_NAME", "discover", "resolve_ids"]
@@ -125,7 +125,7 @@ class Experiment(_Model):
 
     number: int = Field(ge=0)
     title: str
-    template: str = "classic"
+    theme: str = Field("classic", description="The look of the record: a theme's folder name.")
     aim: str
     tools: StrList = []
     theory: str | None = None
@@ -186,6 +186,7 @@ class ExperimentSource:
     folder: Path
     spec_path: Path
     spec: Experiment
+    notices: tuple[str, ...] = ()  # warnings a build shows but that do not stop it
 
     def program_path(self, program: Program) -> Path:
         return self.folder / program.code
@@ -222,14 +223,14 @@ def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, kind: str) -> SpecEr
         char = exc.character
         shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
         problem = f"character {shown} is not allowed in YAML ({exc.reason})"
-    return SpecError(f"{where}: {kind}: {problem}")
+    return SpecError(f"{kind}: {problem}", where=where)
 
 
 def _too_deep(path: Path) -> SpecError:
     return SpecError(
-        f"{path}: the document is nested too deeply (more than {MAX_DEPTH} levels, or a recursive "
-        "alias): a spec needs a few levels only"
-    )
+        f"the document is nested too deeply (more than {MAX_DEPTH} levels, or a recursive "
+        "alias): a spec needs a few levels only", where=str(path),
+    )  # fmt: skip
 
 
 def _compose(text: str, path: Path) -> yaml.Node | None:
@@ -253,8 +254,9 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
             raise _too_deep(path)
         if visited > MAX_NODES:
             raise SpecError(
-                f"{path}: the document expands to more than {MAX_NODES} nodes "
-                "(an alias bomb?): use fewer anchors/aliases"
+                f"the document expands to more than {MAX_NODES} nodes (an alias bomb?): use "
+                "fewer anchors/aliases",
+                where=str(path),
             )
         marks.setdefault(where, node.start_mark)
         if isinstance(node, yaml.MappingNode):
@@ -263,13 +265,16 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
                 if not isinstance(key_node, yaml.ScalarNode):
                     line = key_node.start_mark.line + 1
                     raise SpecError(
-                        f"{path}:{line}: {_dotted(where)}: a key must be a plain word, "
-                        "not a list or a mapping"
+                        "a key must be a plain word, not a list or a mapping",
+                        where=f"{path}:{line}",
+                        field=_dotted(where),
                     )
                 key = str(key_node.value)
                 if key in seen:
                     line = key_node.start_mark.line + 1
-                    raise SpecError(f"{path}:{line}: {_dotted((*where, key))}: duplicate key")
+                    raise SpecError(
+                        "duplicate key", where=f"{path}:{line}", field=_dotted((*where, key))
+                    )
                 seen.add(key)
                 marks[(*where, key)] = key_node.start_mark
                 stack.append(((*where, key), value_node))
@@ -336,8 +341,9 @@ def _fields_at(loc: Path_) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
-def _format_errors(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Path) -> str:
-    lines = []
+def _problems(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Path) -> list[Problem]:
+    """One problem per validation error, at the line of the field (or of its nearest parent)."""
+    problems = []
     for error in exc.errors():
         loc: Path_ = tuple(error["loc"])
         probe = loc
@@ -345,15 +351,41 @@ def _format_errors(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Pa
             probe = probe[:-1]
         mark = marks.get(probe)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        lines.append(f"{where}: {_dotted(loc)}: {_describe(error, _fields_at(loc))}")
-    return "\n".join(lines)
+        what = _describe(error, _fields_at(loc))
+        problems.append(Problem(where, what, _dotted(loc), exit_code=SpecError.exit_code))
+    return problems
 
 
-def parse_spec(text: str, path: Path) -> Experiment:
-    """Validate the text of one ``experiment.yaml``; ``path`` is only used in messages."""
+# Keys renamed in 0.2, still read for one release (with a warning): old name -> new name.
+RENAMED_KEYS = {"template": "theme"}
+
+
+def _renamed(data: dict[str, Any], marks: dict[Path_, yaml.Mark], path: Path) -> list[str]:
+    """Move each old spelling of a key to its new name; a warning per key moved."""
+    notices = []
+    for old, new in RENAMED_KEYS.items():
+        if old not in data:
+            continue
+        mark = marks.get((old,))
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        if new in data:
+            raise SpecError(f"is the old name of {new}: give only {new}:", where=where, field=old)
+        data[new] = data.pop(old)
+        if mark is not None:  # errors in the value point at the old key's line
+            marks[(new,)] = mark
+        notices.append(
+            f"{where}: {old}: is deprecated and will stop working in the next release; "
+            f"call it {new}:"
+        )
+    return notices
+
+
+def parse_spec(text: str, path: Path, notices: list[str] | None = None) -> Experiment:
+    """Validate the text of one ``experiment.yaml``; ``path`` is only used in messages.
+    Warnings that do not stop a build (a deprecated key) are appended to ``notices``."""
     root = _compose(text, path)
     if root is None:
-        raise SpecError(f"{path}: empty file: a spec needs number, title, aim and programs")
+        raise SpecError("empty file: a spec needs number, title, aim and programs", where=str(path))
     marks = _index_marks(root, path)
     loader = yaml.SafeLoader("")
     try:
@@ -365,11 +397,16 @@ def parse_spec(text: str, path: Path) -> Experiment:
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise SpecError(f"{path}:1: the top level must be a mapping of keys (aim:, programs:, ...)")
+        raise SpecError(
+            "the top level must be a mapping of keys (aim:, programs:, ...)", where=f"{path}:1"
+        )
+    found = _renamed(data, marks, path)
+    if notices is not None:
+        notices += found
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_errors(exc, marks, path)) from exc
+        raise SpecError(problems=_problems(exc, marks, path)) from exc
     except RecursionError as exc:
         raise _too_deep(path) from exc
 
@@ -384,21 +421,25 @@ def _check_programs(source: ExperimentSource, display: Path) -> None:
         raw = Path(program.code)
         if raw.is_absolute() or ".." in raw.parts or "\0" in program.code or not program.code:
             raise SpecError(
-                f"{display}: {field}: {shown} must be a path inside the experiment folder, "
-                "relative to it (e.g. train.py)"
-            )
+                f"{shown} must be a path inside the experiment folder, relative to it "
+                "(e.g. train.py)", where=str(display), field=field,
+            )  # fmt: skip
         try:
             target = (source.folder / raw).resolve()
             is_file = target.is_file()
         except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
-            raise SpecError(f"{display}: {field}: {shown} cannot be used: {exc}") from exc
+            raise SpecError(
+                f"{shown} cannot be used: {exc}", where=str(display), field=field
+            ) from exc
         if not target.is_relative_to(folder):
             raise SpecError(
                 f"{display}: {field}: {shown} points outside the experiment folder "
                 f"(a symlink to {target}): copy the program into {source.folder.name}/"
             )
         if not is_file:
-            raise SpecError(f"{display}: {field}: no such file {shown} in {source.folder.name}/")
+            raise SpecError(
+                f"no such file {shown} in {source.folder.name}/", where=str(display), field=field
+            )
 
 
 def _check_folder(folder: Path, display: Path) -> None:
@@ -409,9 +450,9 @@ def _check_folder(folder: Path, display: Path) -> None:
     target = folder.resolve()
     if not target.is_relative_to(parent):
         raise SpecError(
-            f"{display}: the experiment folder {folder.name}/ is a symlink to {target}, outside "
-            f"{folder.parent.name}/: move the experiment into the project"
-        )
+            f"the experiment folder {folder.name}/ is a symlink to {target}, outside "
+            f"{folder.parent.name}/: move the experiment into the project", where=str(display),
+        )  # fmt: skip
 
 
 def load_experiment(folder: Path, *, display_root: Path | None = None) -> ExperimentSource:
@@ -423,21 +464,22 @@ def load_experiment(folder: Path, *, display_root: Path | None = None) -> Experi
         size = spec_path.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise SpecError(
-                f"{display}: {size} bytes is too large for a spec (at most {MAX_SPEC_BYTES}): "
-                "keep data in files beside it"
-            )
+                f"{size} bytes is too large for a spec (at most {MAX_SPEC_BYTES}): keep data in "
+                "files beside it", where=str(display),
+            )  # fmt: skip
         text = spec_path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise SpecError(
-            f"{display}: not found: each experiment folder needs an {SPEC_NAME}"
+            f"not found: each experiment folder needs an {SPEC_NAME}", where=str(display)
         ) from exc
     except UnicodeDecodeError as exc:
         raise SpecError(
-            f"{display}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+            f"not UTF-8 text (byte {exc.start}): save the file as UTF-8", where=str(display)
         ) from exc
     except OSError as exc:
-        raise SpecError(f"{display}: cannot read: {exc.strerror or exc}") from exc
-    spec = parse_spec(text, display)
-    source = ExperimentSource(id=folder.name, folder=folder, spec_path=spec_path, spec=spec)
+        raise SpecError(f"cannot read: {exc.strerror or exc}", where=str(display)) from exc
+    notices: list[str] = []
+    spec = parse_spec(text, display, notices)
+    source = ExperimentSource(folder.name, folder, spec_path, spec, tuple(notices))
     _check_programs(source, display)
     return source

@@ -147,16 +147,22 @@ class ThemeSearchPath:
         return target
 
     def resolve_theme(
-        self, name: str, named_by: str, error: type[LabreportError] = RenderError
+        self,
+        name: str,
+        where: str,
+        error: type[LabreportError] = RenderError,
+        field: str | None = None,
     ) -> str:
         """``name`` when a folder of the path has that theme; else the one error that says a
-        theme is unknown, raised as ``error`` and prefixed with ``named_by``, who asked for it
-        (``--template``, or ``experiments/x/experiment.yaml: template``)."""
+        theme is unknown, raised as ``error`` at ``where`` (and ``field``), who asked for it:
+        ``--theme``, or ``experiments/x/experiment.yaml`` and ``theme``."""
         known = self.themes()
         if name in known:
             return name
         listing = ", ".join(known) or "none"
-        raise error(f"{named_by}: unknown theme '{name}'; available themes: {listing}")
+        raise error(
+            f"unknown theme '{name}'; available themes: {listing}", where=where, field=field
+        )
 
     def themes(self) -> list[str]:
         return [source.name for source in self.sources()]

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from labreport import formulas
-from labreport.errors import EXIT_FAILED, LabreportError, SpecError
+from labreport.errors import EXIT_OK, LabreportError, Problem, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
 from labreport.prose import check_prose, results_used
@@ -24,18 +23,6 @@ from labreport.themes import ThemeSearchPath
 
 #: Template files are parsed as Jinja; other files of a theme (images) are left alone.
 TEMPLATE_SUFFIXES = (".html", ".htm", ".css", ".j2", ".jinja", ".xml", ".txt")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake, with the exit status a build that hit it would end with."""
-
-    where: str
-    message: str
-    exit_code: int = EXIT_FAILED
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
 
 
 def recorded_names(source: ExperimentSource) -> set[str] | None:
@@ -68,9 +55,9 @@ def _program_syntax(source: ExperimentSource, display: Path) -> Iterator[Problem
             compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
         except SyntaxError as exc:
             where = f"{display.parent / program.code}:{exc.lineno or 0}"
-            yield Problem(where, f"programs[{i}]: Python syntax error: {exc.msg}")
+            yield Problem(where, f"Python syntax error: {exc.msg}", f"programs[{i}]")
         except (OSError, ValueError) as exc:
-            yield Problem(str(display), f"programs[{i}].code: cannot read {program.code}: {exc}")
+            yield Problem(str(display), f"cannot read {program.code}: {exc}", f"programs[{i}].code")
 
 
 def validate_experiment(
@@ -80,14 +67,14 @@ def validate_experiment(
     try:
         source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
     except LabreportError as exc:
-        return [Problem(line.split(": ", 1)[0], line.split(": ", 1)[-1], exc.exit_code)
-                for line in exc.format_message().splitlines()]  # fmt: skip
+        return list(exc.problems)
     display = source.spec_path.relative_to(project.root)
-    problems: list[Problem] = []
+    # A deprecated spelling is a warning: a build that meets it still succeeds.
+    problems = [Problem("", notice, exit_code=EXIT_OK) for notice in source.notices]
     try:
-        search_path.resolve_theme(source.spec.template, "template", SpecError)
+        search_path.resolve_theme(source.spec.theme, str(display), SpecError, "theme")
     except SpecError as exc:
-        problems.append(Problem(str(display), exc.format_message(), exc.exit_code))
+        problems += exc.problems
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
     texts += [
@@ -99,17 +86,17 @@ def validate_experiment(
                 check_prose(text)
             used = results_used(text)
         except jinja2.TemplateSyntaxError as exc:
-            problems.append(Problem(str(display), f"{field}: line {exc.lineno}: {exc.message}"))
+            problems.append(Problem(str(display), f"line {exc.lineno}: {exc.message}", field))
             continue
         except FormulaError as exc:
-            problems.append(Problem(str(display), f"{field}: {exc}"))
+            problems.append(Problem(str(display), str(exc), field))
             continue
         if recorded is not None:
             for name in sorted(used - recorded):
                 listing = ", ".join(sorted(recorded)) or "nothing"
                 problems.append(
-                    Problem(str(display), f"{field}: uses results.{name}, which no program "
-                            f"records (they record: {listing})")
+                    Problem(str(display), f"uses results.{name}, which no program records",
+                            field, fix=f"they record: {listing}")
                 )  # fmt: skip
     problems += _program_syntax(source, display)
     return problems

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def test_list_shows_both_experiments(lab: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     rows = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
     assert rows == ["example", "exp2"]
-    assert listed.stdout.splitlines()[0].split() == ["ID", "NO.", "TITLE", "FORMAT"]
+    assert listed.stdout.splitlines()[0].split() == ["ID", "NO.", "TITLE", "THEME"]
 
 
 def test_templates_list_and_eject(lab: Path) -> None:
@@ -129,3 +130,40 @@ def test_serve_previews_and_ctrl_c_exits_130(lab: Path) -> None:
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+def test_old_spellings_of_theme_still_work_for_one_release_with_a_warning(
+    tmp_path: Path, lab: Path
+) -> None:
+    """0.2 calls the look of a record its theme everywhere: spec key `theme:`, `build --theme`,
+    `new --theme`. The 0.1 spellings (`template:`, `--template`, `new --format`) still work."""
+    root = tmp_path / "lab"
+    shutil.copytree(lab, root)
+    made = labreport(root, "new", "old", "--format", "worksheet")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.splitlines()[0] == (
+        "Warning: --format is deprecated and will stop working in the next release; use --theme"
+    )
+    spec = root / "experiments/old/experiment.yaml"
+    assert "theme: worksheet" in spec.read_text()
+    spec.write_text(spec.read_text().replace("theme: worksheet", "template: worksheet"))
+    built = labreport(root, "build", "old", "--format", "html", "--template", "classic")
+    assert built.returncode == 0, built.stderr
+    warnings = [line for line in built.stderr.splitlines() if "deprecated" in line]
+    assert warnings[0] == (
+        "Warning: --template is deprecated and will stop working in the next release; use --theme"
+    )
+    assert re.search(
+        r"experiments/old/experiment.yaml:\d+: template: is deprecated and will stop working "
+        r"in the next release; call it theme:",
+        warnings[1],
+    ), warnings
+    page = (root / "build/old.html").read_text()
+    assert 'class="record classic"' in page  # the option won over the spec, as --theme does
+    listed = labreport(root, "list")
+    assert "old" in listed.stdout and "worksheet" in listed.stdout.split("old", 1)[1]
+    both = spec.read_text().replace("template: worksheet", "template: worksheet\ntheme: classic")
+    spec.write_text(both)
+    clash = labreport(root, "validate", "old")
+    assert clash.returncode == 2
+    assert "template: is the old name of theme: give only theme:" in clash.stderr

@@ -29,7 +29,7 @@ ws = "2025-03-01"
 SPEC = """\
 number: 3
 title: Furniture
-template: worksheet
+theme: worksheet
 aim: To check the header and footer.
 {extra}programs:
   - code: prog.py

@@ -265,23 +265,23 @@ def test_broken_labreport_toml_is_one_line_exit_2(
 def test_unknown_theme_is_one_line_exit_2_before_running(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_spec(project / "experiments" / "themed", SPEC + "template: fancy\n")
+    write_spec(project / "experiments" / "themed", SPEC + "theme: fancy\n")
     result = build(project, monkeypatch, "themed")
     assert result.exit_code == 2
     (line,) = errors(result)
     assert re.fullmatch(
-        r"Error: experiments/themed/experiment.yaml: template: unknown theme 'fancy'; "
+        r"Error: experiments/themed/experiment.yaml: theme: unknown theme 'fancy'; "
         r"available themes: .*classic.*",
         line,
     ), line
     assert "running" not in result.stderr  # refused before any program ran
 
 
-def test_unknown_template_option_exit_2(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = build(project, monkeypatch, "ok", "--template", "fancy")
+def test_unknown_theme_option_exit_2(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = build(project, monkeypatch, "ok", "--theme", "fancy")
     assert result.exit_code == 2
     (line,) = errors(result)
-    assert line.startswith("Error: --template: unknown theme 'fancy'; available themes: ")
+    assert line.startswith("Error: --theme: unknown theme 'fancy'; available themes: ")
 
 
 # ------------------------------------------------------------------------------ 7: timeouts
@@ -723,7 +723,7 @@ def test_template_error_names_file_and_line_exit_1(
     theme = root / "templates" / "worksheet"
     theme.mkdir(parents=True)
     (theme / "record.html").write_text('{% extends "builtin/worksheet/record.html" %}\n' + body)
-    result = build(root, monkeypatch, "calm", "--template", "worksheet", "--format", "html")
+    result = build(root, monkeypatch, "calm", "--theme", "worksheet", "--format", "html")
     assert result.exit_code == 1
     [error] = errors(result)
     assert re.match(rf"Error: calm: .*templates/worksheet/record\.html:{line}: ", error), error

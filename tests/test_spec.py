@@ -33,7 +33,7 @@ def test_exp5_spec_is_valid() -> None:
     source = load_experiment(REPO / "experiments" / "exp5", display_root=REPO)
     spec = source.spec
     assert spec.number == 5
-    assert spec.template == "classic"
+    assert spec.theme == "classic"
     assert spec.aim == "To implement sequence prediction using RNN."
     assert [p.code for p in spec.programs] == ["rnn_numpy.py"]
     assert [r.criterion for r in spec.rubric] == [
@@ -106,6 +106,12 @@ def test_all_errors_are_reported_at_once() -> None:
     assert any(line.startswith("e.yaml:1: number:") for line in lines)
     assert any("aim: required field is missing" in line for line in lines)
     assert any(line.startswith("e.yaml:3: programs:") for line in lines)
+    # The same problems as data, for validate and anyone else who lists them.
+    found = {(p.where, p.field): p for p in info.value.problems}
+    assert set(found) == {("e.yaml:1", "number"), ("e.yaml:1", "aim"), ("e.yaml:3", "programs")}
+    assert found[("e.yaml:1", "aim")].what == "required field is missing"
+    assert {p.exit_code for p in info.value.problems} == {2}
+    assert lines == [str(p) for p in info.value.problems]
 
 
 def test_duplicate_key_is_an_error() -> None:

@@ -89,7 +89,7 @@ def test_a_new_theme_is_selected_by_name(mini: Path) -> None:
     (mini / "templates" / "plain" / "record.html").write_text(
         "<html><body><h1>{{ number }}. {{ title }}</h1>{{ aim }}</body></html>"
     )
-    code, output = invoke("build", "alpha", "--format", "html", "--template", "plain")
+    code, output = invoke("build", "alpha", "--format", "html", "--theme", "plain")
     assert code == 0, output
     assert heading(mini, "alpha") == "1. A line and a number"
 
@@ -166,10 +166,10 @@ def test_init_then_build_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_new_then_validate_then_build(mini: Path) -> None:
     for exp_id, fmt in (("gamma", "classic"), ("delta", "worksheet")):
-        code, output = invoke("new", exp_id, "--format", fmt, "--title", "A title: with # marks")
+        code, output = invoke("new", exp_id, "--theme", fmt, "--title", "A title: with # marks")
         assert code == 0, output
         spec = yaml.safe_load((mini / f"experiments/{exp_id}/experiment.yaml").read_text())
-        assert spec["template"] == fmt and spec["title"] == "A title: with # marks"
+        assert spec["theme"] == fmt and spec["title"] == "A title: with # marks"
     assert yaml.safe_load((mini / "experiments/delta/experiment.yaml").read_text())["number"] == 4
     code, output = invoke("validate")
     assert code == 0, output
