@@ -33,8 +33,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_experiment_is_complete_and_every_check_passes(built: Path, exp: str) -> None:
     spec = load_experiment(REPO / "experiments" / exp).spec
     soup = BeautifulSoup((built / "build" / f"{exp}.html").read_text(), "html.parser")
-    assert len(spec.prelab) >= 4 or spec.template == "classic"
-    assert len(spec.viva) >= 4 or spec.template == "classic"
+    assert len(spec.prelab) >= 4 or spec.theme == "classic"
+    assert len(spec.viva) >= 4 or spec.theme == "classic"
     assert spec.checks, "outcomes are backed by checks"
     marks = [li["class"] for li in soup.select("li.check")]
     assert marks == [["check", "passed"]] * len(spec.checks)
