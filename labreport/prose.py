@@ -6,6 +6,8 @@ lose its number. Only placeholders over ``results`` and ``spec`` (and ``if``/``f
 are templating; any other ``{{ ... }}`` or ``{% ... %}`` — ``{{ 7*7 }}``, ``{% include %}`` — is
 text and is shown as written. Markdown is rendered with raw HTML disabled: ``<script>`` in a spec
 is text. ``$...$`` and ``$$...$$`` are LaTeX formulas, drawn by :mod:`labreport.formulas`.
+A picture (``![a GRU cell](gru_cell.png)``) is a file of the experiment folder, embedded by
+:mod:`labreport.embed`; one that is missing is an error naming the field.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from labreport.embed import EmbedError, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaError, render_formula
 
@@ -64,6 +67,18 @@ _markdown = (
         double_inline=True,
     )  # fmt: skip
 )
+
+
+def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """Markdown's image rule, with ``src`` passed through ``env["picture"]`` (embedding)."""
+    token = tokens[idx]
+    resolve = env.get("picture") if isinstance(env, dict) else None
+    if resolve is not None:
+        token.attrSet("src", resolve(str(token.attrGet("src") or "")))
+    return str(self.image(tokens, idx, options, env))
+
+
+_markdown.add_render_rule("image", _picture)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$!#|~])")
 
 
@@ -173,6 +188,16 @@ def results_used(text: str) -> set[str]:
     return used
 
 
+def pictures_used(text: str) -> list[str]:
+    """The ``src`` of every Markdown picture in a prose text, in order."""
+    found = []
+    for token in _markdown.parse(text):
+        for child in token.children or ():
+            if child.type == "image":
+                found.append(str(child.attrGet("src") or ""))
+    return found
+
+
 def check_prose(text: str) -> None:
     """Raise jinja2.TemplateSyntaxError or FormulaError for a text that cannot render; runs
     nothing, so ``labreport validate`` can use it before any program has run."""
@@ -192,9 +217,21 @@ def _breakable(html: str) -> str:
 class ProseRenderer:
     """Renders the prose fields of one spec; ``spec_path`` and field names appear in errors."""
 
-    def __init__(self, spec_path: Path, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec_path: Path, spec: Mapping[str, Any], folder: Path) -> None:
+        """``folder``: the experiment's, where the prose's pictures are."""
         self.spec_path = spec_path
         self.spec = spec
+        self.folder = folder
+
+    def _env(self, field: str) -> dict[str, Any]:
+        def picture(src: str) -> str:
+            try:
+                return embed_picture(self.folder, src)
+            except EmbedError as exc:
+                what, where = exc.what, str(self.spec_path)
+                raise RenderError(what, where=where, field=field, fix=exc.fix) from exc
+
+        return {"picture": picture}
 
     def fill(self, text: str, field: str, results: Mapping[str, Any]) -> str:
         """Substitute recorded values into ``text``."""
@@ -211,7 +248,7 @@ class ProseRenderer:
             return Markup("")
         filled = self.fill(text, field, results)
         try:
-            return Markup(_breakable(_markdown.render(filled)))
+            return Markup(_breakable(_markdown.render(filled, self._env(field))))
         except FormulaError as exc:
             raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
 
@@ -221,7 +258,7 @@ class ProseRenderer:
             return Markup("")
         filled = self.fill(text, field, results)
         try:
-            return Markup(_breakable(_markdown.renderInline(filled)))
+            return Markup(_breakable(_markdown.renderInline(filled, self._env(field))))
         except FormulaError as exc:
             raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
 

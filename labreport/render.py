@@ -264,7 +264,7 @@ def build_context(
 ) -> RecordContext:
     """Everything a theme template can use, rendered from the spec and the runs."""
     spec = source.spec
-    prose = ProseRenderer(display, spec.model_dump())  # type: ignore[arg-type]
+    prose = ProseRenderer(display, spec.model_dump(), source.folder)  # type: ignore[arg-type]
     results = merged_results(runs)
     programs = _program_views(source, runs, prose, results)
     rubric_totals = [r.total_marks for r in spec.rubric if r.total_marks is not None]

@@ -14,11 +14,12 @@ from pathlib import Path
 import jinja2
 
 from labreport import formulas
+from labreport.embed import EmbedError, embed_picture
 from labreport.errors import EXIT_OK, LabreportError, Problem, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
-from labreport.prose import check_prose, results_used
-from labreport.spec import ExperimentSource, load_experiment, prose_fields
+from labreport.prose import check_prose, pictures_used, results_used
+from labreport.spec import ExperimentSource, load_experiment, prose_fields, unshown_notices
 from labreport.themes import ThemeSearchPath
 
 #: Template files are parsed as Jinja; other files of a theme (images) are left alone.
@@ -72,9 +73,15 @@ def validate_experiment(
     # A deprecated spelling is a warning: a build that meets it still succeeds.
     problems = [Problem("", notice, exit_code=EXIT_OK) for notice in source.notices]
     try:
-        search_path.resolve_theme(source.spec.theme, str(display), SpecError, "theme")
+        theme = search_path.resolve_theme(source.spec.theme, str(display), SpecError, "theme")
     except SpecError as exc:
         problems += exc.problems
+    else:
+        shown = search_path.shown_fields(theme)
+        problems += [
+            Problem("", notice, exit_code=EXIT_OK)
+            for notice in unshown_notices(source.spec, theme, shown, str(display))
+        ]
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
     texts += [
@@ -91,6 +98,11 @@ def validate_experiment(
         except FormulaError as exc:
             problems.append(Problem(str(display), str(exc), field))
             continue
+        for src in pictures_used(text):
+            try:
+                embed_picture(source.folder, src)
+            except EmbedError as exc:
+                problems.append(Problem(str(display), exc.what, field, exc.fix))
         if recorded is not None:
             for name in sorted(used - recorded):
                 listing = ", ".join(sorted(recorded)) or "nothing"
