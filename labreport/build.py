@@ -253,7 +253,7 @@ class Builder:
 
         source = load_experiment(folder, display_root=self.project.root)
         self._check_theme(source)
-        warnings = list(source.notices)
+        warnings = list(source.notices) + self._unshown(source)
         runs, ran, cached = self.run_programs(source, warnings)
         self._check_cancelled()
         failed_checks: list[str] = []
@@ -289,6 +289,14 @@ class Builder:
         else:
             display = source.spec_path.relative_to(self.project.root)
             self.search_path.resolve_theme(source.spec.theme, str(display), SpecError, "theme")
+
+    def _unshown(self, source: ExperimentSource) -> list[str]:
+        """A warning per field of the spec that the theme has no place for."""
+        from labreport.spec import unshown_notices
+
+        theme = self.options.theme or source.spec.theme
+        display = str(source.spec_path.relative_to(self.project.root))
+        return unshown_notices(source.spec, theme, self.search_path.shown_fields(theme), display)
 
     def limits(self, program: Program) -> RunLimits:
         """The program's limits: its spec, else ``[limits]`` in labreport.toml, else defaults;

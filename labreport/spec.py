@@ -156,6 +156,42 @@ PROGRAM_PROSE: tuple[tuple[str, bool], ...] = (
 )  # fmt: skip
 
 
+# The fields a theme may have no place for (every theme uses the others: number, title, aim,
+# theme, a program's code and run settings). Each built-in theme lists in its theme.toml which
+# of these it shows; build and validate warn about a field a spec fills that its theme drops.
+THEMED_FIELDS = (
+    "tools", "theory", "description", "prerequisites", "prelab", "viva", "result", "checks",
+    "rubric", "date", "course", "marks_out_of",
+    "programs.task", "programs.data", "programs.result", "programs.analysis",
+    "programs.inferences",
+)  # fmt: skip
+
+
+def filled_fields(spec: Experiment) -> list[str]:
+    """The :data:`THEMED_FIELDS` the author wrote (set, and not empty), in that order."""
+    given = {name for name in spec.model_fields_set if getattr(spec, name) not in (None, "", [])}
+    for program in spec.programs:
+        given |= {
+            f"programs.{name}" for name in program.model_fields_set
+            if getattr(program, name) not in (None, "", [])
+        }  # fmt: skip
+    return [name for name in THEMED_FIELDS if name in given]
+
+
+def unshown_notices(
+    spec: Experiment, theme: str, shown: frozenset[str] | None, display: str
+) -> list[str]:
+    """A warning for each field the author wrote that ``theme`` (which shows ``shown``; None:
+    unknown, say nothing) has no place for."""
+    if shown is None:
+        return []
+    return [
+        f"{display}: {name}: the {theme} theme has no place for it, so the record does not "
+        "show it (choose a theme that shows it, or remove it)"
+        for name in filled_fields(spec) if name not in shown
+    ]  # fmt: skip
+
+
 def prose_fields(spec: Experiment) -> Iterator[tuple[str, str]]:
     """``(field path, text)`` of every non-empty prose field of ``spec``, in spec order."""
     for name, _ in EXPERIMENT_PROSE:

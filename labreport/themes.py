@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import jinja2
 
 ENTRY = "record.html"
+THEME_INFO = "theme.toml"  # what a theme says about itself: the spec fields it shows
 BUILTIN_PREFIX = "builtin/"
 #: Largest asset (logo, font, image) a theme may inline: records are mailed around.
 MAX_ASSET_BYTES = 2 * 1024 * 1024
@@ -166,6 +168,23 @@ class ThemeSearchPath:
 
     def themes(self) -> list[str]:
         return [source.name for source in self.sources()]
+
+    def shown_fields(self, theme: str) -> frozenset[str] | None:
+        """The optional spec fields (``spec.THEMED_FIELDS``) that ``theme`` shows, from the
+        first ``<theme>/theme.toml`` on the path; None where no folder says (a theme of the
+        user's own that declares nothing: then nothing is claimed)."""
+        try:
+            path = self.find_file(f"{theme}/{THEME_INFO}")
+        except RenderError:
+            return None
+        try:
+            shows = tomllib.loads(path.read_text(encoding="utf-8"))["shows"]
+            return frozenset(str(name) for name in shows)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+            raise RenderError(
+                f"cannot read it ({exc})", where=str(path), field="shows",
+                fix='write shows = ["theory", "result", ...], the spec fields the theme shows',
+            ) from exc  # fmt: skip
 
     def environment(self) -> jinja2.Environment:
         import jinja2  # not at the top: a no-op build needs the folders, not the templates
