@@ -48,6 +48,10 @@ class _Undefined(jinja2.StrictUndefined):
             )
         return str(super()._undefined_message)
 
+    # Filters that call these (round, abs) would otherwise fail with "TypeError: type _Undefined
+    # doesn't define __round__ method" instead of naming the value nobody recorded.
+    __round__ = __abs__ = __index__ = jinja2.StrictUndefined._fail_with_undefined_error
+
 
 def _formula_html(tex: str, options: Mapping[str, Any]) -> str:
     return render_formula(tex).img(bool(options.get("display_mode")), tex)
@@ -196,6 +200,12 @@ def pictures_used(text: str) -> list[str]:
             if child.type == "image":
                 found.append(str(child.attrGet("src") or ""))
     return found
+
+
+def check_expression(expr: str) -> None:
+    """Raise jinja2.TemplateSyntaxError for a check's expression that cannot compile: as prose,
+    an unbalanced ``(`` would be shown as text, but a check must be evaluated."""
+    _sandbox.compile_expression(expr)
 
 
 def check_prose(text: str) -> None:

@@ -329,7 +329,13 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
     except jinja2.TemplateNotFound as exc:
         if exc.name == name:
             search_path.resolve_theme(theme, "theme")  # raises: the theme is gone
-        raise RenderError(f"{name}: template not found: {exc.name}") from exc
+        where = _template_location(exc) or f"{name}: "
+        raise RenderError(f"{where}template not found: {exc.name}") from exc
+    except RenderError as exc:  # an asset() that failed: say which template asked for it
+        location = _template_location(exc)
+        if not location:
+            raise
+        raise RenderError(f"{location}{exc.format_message()}") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc) or name + ': '}{exc}") from exc
 

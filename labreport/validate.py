@@ -8,17 +8,19 @@ reports every problem it finds (not just the first), each on its own line as ``w
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
+from jinja2 import nodes
 
 from labreport import formulas
 from labreport.embed import EmbedError, embed_picture
-from labreport.errors import EXIT_OK, LabreportError, Problem, SpecError
+from labreport.errors import EXIT_OK, LabreportError, Problem, RenderError, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
-from labreport.prose import check_prose, pictures_used, results_used
+from labreport.prose import check_expression, check_prose, pictures_used, results_used
 from labreport.spec import ExperimentSource, load_experiment, prose_fields, unshown_notices
 from labreport.themes import ThemeSearchPath
 
@@ -84,16 +86,21 @@ def validate_experiment(
         ]
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
-    texts += [
-        (f"checks[{i}].expr", "{{ " + c.expr + " }}") for i, c in enumerate(source.spec.checks)
-    ]
+    for i, check in enumerate(source.spec.checks):
+        try:
+            check_expression(check.expr)
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(Problem(str(display), exc.message or "", f"checks[{i}].expr"))
+            continue
+        texts.append((f"checks[{i}].expr", "{{ " + check.expr + " }}"))
     for field, text in texts:
         try:
             with formulas.cached_in(project.work_dir / "formulas"):  # drawn once, for build too
                 check_prose(text)
             used = results_used(text)
         except jinja2.TemplateSyntaxError as exc:
-            problems.append(Problem(str(display), f"line {exc.lineno}: {exc.message}", field))
+            what = f"line {exc.lineno} of the text: {exc.message}"  # as the build says it
+            problems.append(Problem(str(display), what, field))
             continue
         except FormulaError as exc:
             problems.append(Problem(str(display), str(exc), field))
@@ -107,15 +114,16 @@ def validate_experiment(
             for name in sorted(used - recorded):
                 listing = ", ".join(sorted(recorded)) or "nothing"
                 problems.append(
-                    Problem(str(display), f"uses results.{name}, which no program records",
-                            field, fix=f"they record: {listing}")
+                    Problem(str(display), f"uses results.{name}, which no program recorded",
+                            field, fix=f"recorded: {listing}")
                 )  # fmt: skip
     problems += _program_syntax(source, display)
     return problems
 
 
 def validate_templates(search_path: ThemeSearchPath, root: Path) -> list[Problem]:
-    """Parse every template file of every folder on the search path."""
+    """Parse every template file of every folder on the search path, and check that what each
+    includes, imports or extends, and each ``asset()`` it names, can be found."""
     env = search_path.environment()
     problems = []
     for folder in search_path.folders:
@@ -123,12 +131,48 @@ def validate_templates(search_path: ThemeSearchPath, root: Path) -> list[Problem
             if not path.is_file() or path.suffix.lower() not in TEMPLATE_SUFFIXES:
                 continue
             try:
-                env.parse(path.read_text(encoding="utf-8"), filename=str(path))
+                tree = env.parse(path.read_text(encoding="utf-8"), filename=str(path))
             except jinja2.TemplateSyntaxError as exc:
-                problems.append(Problem(f"{_shown(path, root)}:{exc.lineno}", exc.message or ""))
+                what = f"template syntax error: {exc.message}"  # as the build says it
+                problems.append(Problem(f"{_shown(path, root)}:{exc.lineno}", what))
+                continue
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(Problem(_shown(path, root), f"cannot read: {exc}"))
+                continue
+            problems += _references(tree, env, search_path, _shown(path, root), root)
     return problems
+
+
+def _references(
+    tree: nodes.Template,
+    env: jinja2.Environment,
+    search_path: ThemeSearchPath,
+    shown: str,
+    root: Path,
+) -> Iterator[Problem]:
+    """The templates and assets a parsed template names (as literals) that do not exist."""
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        name = getattr(node, "template", None)
+        if not isinstance(name, nodes.Const) or not isinstance(name.value, str):
+            continue  # computed at render time: nothing to say now
+        if isinstance(node, nodes.Include) and node.ignore_missing:
+            continue
+        try:
+            env.get_template(name.value)
+        except jinja2.TemplateNotFound:
+            yield Problem(f"{shown}:{node.lineno}", f"template not found: {name.value}")
+        except jinja2.TemplateSyntaxError:
+            continue  # reported for that file itself
+    for call in tree.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name == "asset" and call.args):
+            continue
+        arg = call.args[0]
+        if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+            try:
+                search_path.find_file(arg.value)
+            except RenderError as exc:
+                what = exc.format_message().replace(f"{root}{os.sep}", "")  # as build shows it
+                yield Problem(f"{shown}:{call.lineno}", what)
 
 
 def _shown(path: Path, root: Path) -> str:

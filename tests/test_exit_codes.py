@@ -142,7 +142,7 @@ def test_one_failure_in_a_batch_exits_1_and_the_others_are_built(
 def test_validate_exits_1_for_what_would_fail_the_build(project: Path) -> None:
     result = labreport(project, "validate", "undefined")
     assert result.returncode == 1, result.stderr
-    assert "uses results.test_mse, which no program records" in result.stderr
+    assert "uses results.test_mse, which no program recorded" in result.stderr
 
 
 def test_a_book_whose_experiment_fails_exits_1(tmp_path: Path) -> None:

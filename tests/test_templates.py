@@ -191,9 +191,9 @@ def test_validate_reports_every_problem_without_running(mini: Path) -> None:
     assert code == 1
     errors = [line for line in output.splitlines() if line.startswith("Error: experiments")]
     assert len(errors) == 3, output
-    assert "checks[0].expr: uses results.nope, which no program records (they record: " in errors[2]
+    assert "checks[0].expr: uses results.nope, which no program recorded (recorded: " in errors[2]
     assert "theory: cannot typeset $\\frac{a$" in output
-    assert "result: line 1: unexpected 'end of print statement'" in output
+    assert "result: line 1 of the text: unexpected 'end of print statement'" in output
     assert output.strip().splitlines()[-1] == "Error: 3 problem(s) in 1 experiment(s)"
 
     (mini / "experiments/alpha/line.py").write_text(
