@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from labreport import formulas
 from labreport.cache import RunCache, experiment_files, program_inputs, run_key
+from labreport.embed import MAX_EMBED_BYTES
 from labreport.errors import (
     CheckFailed,
     LabreportError,
@@ -45,7 +47,7 @@ from labreport.results import (
     RunLimits,
     RunResult,
 )
-from labreport.runner import prestart, run_program
+from labreport.runner import copy_experiment, prestart, run_program
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
@@ -319,49 +321,94 @@ class Builder:
     ) -> tuple[list[RunResult], int, int]:
         """Every program's result, from the cache when its inputs are unchanged; how many ran
         and how many came from the cache. ``label`` names the runs in progress events (default:
-        the experiment's id). A program that fails without ``allow_errors`` raises RunError."""
+        the experiment's id). A program that fails without ``allow_errors`` raises RunError.
+
+        With ``workdir: shared`` the programs form a pipeline: they run in order in one copy
+        of the folder, each keyed by the one before it too (it reads what that one wrote), and
+        unless every one of them is cached they all run again, from the first.
+        """
         self._require_entered()
         label = label or source.id
-        files = experiment_files(source.folder)
-        codes = [program.code for program in source.spec.programs]
+        plan = self._plan(source)
+        hits = [None if self.options.force else self.cache.get(key) for _, _, key in plan]
+        if source.spec.workdir == "shared" and None in hits:
+            hits = [None] * len(plan)  # a later program needs the files of the earlier ones
         runs: list[RunResult] = []
         ran = cached = 0
+        with self._workdir(source) as workdir:
+            for (program, limits, key), result in zip(plan, hits, strict=True):
+                if result is not None:
+                    cached += 1
+                    self.events.program_finished(label, program.code, result, True)
+                else:
+                    self._check_cancelled()
+                    _preload_renderer()  # while the program runs
+                    self.events.program_started(label, program.code)
+                    result = self._run_one(source, program, limits, workdir)
+                    ran += 1
+                    self.events.program_finished(label, program.code, result, False)
+                    # Failures that depend on the machine (timeouts, kills) are never cached.
+                    if result.ok or (result.status == "error" and program.allow_errors):
+                        try:
+                            self.cache.put(key, result)
+                        except OutputError as exc:  # a cache is a shortcut, not a result
+                            warnings.append(f"run not cached: {exc.format_message()}")
+                if not result.ok and not program.allow_errors:
+                    fix = _FIXES.get(result.status, _DEFAULT_FIX)
+                    raise RunError(
+                        f"{program.code} failed: {result.error}", experiment=source.id, fix=fix
+                    )
+                shown = {file.name for file in result.files}
+                warnings += [
+                    f"{program.code}: show_files: {name} was not written, or is over "
+                    f"{MAX_EMBED_BYTES // 1024 // 1024} MiB: the record does not show it"
+                    for name in program.show_files if name not in shown
+                ]  # fmt: skip
+                runs.append(result)
+        return runs, ran, cached
+
+    def _plan(self, source: ExperimentSource) -> list[tuple[Program, RunLimits, str]]:
+        """Each program with its limits and its cache key."""
+        files = experiment_files(source.folder)
+        codes = [program.code for program in source.spec.programs]
+        shared = source.spec.workdir == "shared"
+        plan = []
+        previous: str | None = None
         for program in source.spec.programs:
             limits = self.limits(program)
             # What a successful run captures depends on these; the memory limit only ends runs.
-            captured = {"output_limit": limits.output_limit, "figure_limit": limits.figure_limit}
-            inputs = program_inputs(source.folder, files, program.code, codes)
-            key = run_key(inputs, program, {"threads": PROGRAM_THREADS, **captured})
-            result = None if self.options.force else self.cache.get(key)
-            if result is not None:
-                cached += 1
-                self.events.program_finished(label, program.code, result, True)
+            extra: dict[str, object] = {
+                "threads": PROGRAM_THREADS,
+                "output_limit": limits.output_limit,
+                "figure_limit": limits.figure_limit,
+            }
+            if shared:  # it can read every file, and what the programs before it wrote
+                inputs, extra["after"] = files, previous
             else:
-                self._check_cancelled()
-                _preload_renderer()  # while the program runs
-                self.events.program_started(label, program.code)
-                result = self._run_one(source, program, limits)
-                ran += 1
-                self.events.program_finished(label, program.code, result, False)
-                # Failures that depend on the machine (timeouts, kills) are never cached.
-                if result.ok or (result.status == "error" and program.allow_errors):
-                    try:
-                        self.cache.put(key, result)
-                    except OutputError as exc:  # a cache is a shortcut, not a result
-                        warnings.append(f"run not cached: {exc.format_message()}")
-            if not result.ok and not program.allow_errors:
-                fix = _FIXES.get(result.status, _DEFAULT_FIX)
-                raise RunError(
-                    f"{program.code} failed: {result.error}", experiment=source.id, fix=fix
-                )
-            runs.append(result)
-        return runs, ran, cached
+                inputs = program_inputs(source.folder, files, program.code, codes)
+            previous = run_key(inputs, program, extra)
+            plan.append((program, limits, previous))
+        return plan
 
-    def _run_one(self, source: ExperimentSource, program: Program, limits: RunLimits) -> RunResult:
+    @contextlib.contextmanager
+    def _workdir(self, source: ExperimentSource) -> Iterator[Path | None]:
+        """The folder a ``workdir: shared`` pipeline runs in; None: each program gets its own."""
+        if source.spec.workdir != "shared":
+            yield None
+            return
+        with tempfile.TemporaryDirectory(prefix="labreport-pipeline-") as tmp:
+            work = Path(tmp, "work")
+            copy_experiment(source.folder, work)
+            yield work
+
+    def _run_one(
+        self, source: ExperimentSource, program: Program, limits: RunLimits, workdir: Path | None
+    ) -> RunResult:
         try:
             return run_program(
                 source.folder, program.code, args=program.args, seed=program.seed,
-                limits=limits, cancel=self.cancel, warm=self.warm,
+                limits=limits, cancel=self.cancel, warm=self.warm, workdir=workdir,
+                show_files=program.show_files,
             )  # fmt: skip
         except OSError as exc:
             raise RunError(

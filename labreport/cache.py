@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from labreport.fingerprint import environment_fingerprint, folder_digest
 from labreport.ids import SPEC_NAME
 from labreport.output import write_atomic
-from labreport.results import CapturedFigure, RunResult
+from labreport.results import CapturedFigure, CapturedFile, RunResult
 
 if TYPE_CHECKING:
     from labreport.spec import Program
@@ -75,6 +75,7 @@ def run_key(
         "args": list(program.args),
         "seed": program.seed,
         "timeout": program.timeout,
+        "show_files": list(program.show_files),
         "environment": environment_fingerprint(),
         **(extra or {}),
     }
@@ -89,7 +90,8 @@ def _to_payload(result: RunResult) -> dict[str, Any]:
 
 def _from_payload(payload: dict[str, Any]) -> RunResult:
     figures = tuple(CapturedFigure(**f) for f in payload.pop("figures"))
-    return RunResult(figures=figures, **{**payload, "cached": True})
+    files = tuple(CapturedFile(**f) for f in payload.pop("files", ()))
+    return RunResult(figures=figures, files=files, **{**payload, "cached": True})
 
 
 class RunCache:

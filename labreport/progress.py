@@ -26,7 +26,8 @@ def describe_outcome(outcome: ExperimentOutcome) -> str:
         return f"{outcome.id}: up to date"
     if outcome.status == "failed":
         return f"{outcome.id}: FAILED: {outcome.error}"
-    runs = f"{outcome.ran} run, {outcome.cached} from cache"
+    plural = "" if outcome.ran == 1 else "s"
+    runs = f"{outcome.ran} run{plural}, {outcome.cached} from cache"
     return f"{outcome.id}: built in {outcome.duration:.1f} s ({runs})"
 
 

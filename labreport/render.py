@@ -8,6 +8,8 @@ so theme authors write layout, not logic.
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -23,7 +25,7 @@ from labreport.fingerprint import LIBRARIES, cpu_model, environment_fingerprint,
 from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
 from labreport.provenance import Provenance, build_date
-from labreport.results import RunResult
+from labreport.results import CapturedFile, RunResult
 from labreport.spec import (
     EXPERIMENT_PROSE,
     PROGRAM_PROSE,
@@ -42,6 +44,38 @@ class FigureView:
 
 
 @dataclass(frozen=True)
+class FileView:
+    """A file the program wrote that the spec shows (``show_files:``): a CSV as ``rows`` (the
+    first is the header), other text as ``text``. Images are figures instead."""
+
+    name: str
+    rows: tuple[tuple[str, ...], ...] = ()
+    text: str = ""
+    rows_left_out: int = 0
+
+
+MAX_TABLE_ROWS = 100  # a CSV longer than this shows its first rows and says how many are left out
+
+
+def _file_views(files: tuple[CapturedFile, ...]) -> tuple[list[FileView], list[CapturedFile]]:
+    """The shown files as tables or text, and the images (shown as figures)."""
+    views, images = [], []
+    for file in files:
+        if file.binary:
+            if file.mime.startswith("image/"):
+                images.append(file)
+            continue  # nothing a page can show
+        if file.name.lower().endswith((".csv", ".tsv")):
+            dialect = "excel-tab" if file.name.lower().endswith(".tsv") else "excel"
+            rows = [tuple(row) for row in csv.reader(io.StringIO(file.data), dialect)]
+            left = max(0, len(rows) - 1 - MAX_TABLE_ROWS)
+            views.append(FileView(file.name, tuple(rows[: MAX_TABLE_ROWS + 1]), rows_left_out=left))
+        else:
+            views.append(FileView(file.name, text=file.data))
+    return views, images
+
+
+@dataclass(frozen=True)
 class ProgramView:
     """One program as a theme shows it."""
 
@@ -53,6 +87,7 @@ class ProgramView:
     source_html: Markup
     run: RunResult
     figures: tuple[FigureView, ...]
+    files: tuple[FileView, ...]
     data: Markup
     result: Markup
     analysis: Markup
@@ -197,6 +232,13 @@ def _program_views(
             figure_number += 1
             caption = fig.title or f"output of {program.code}"
             figures.append(FigureView(figure_number, caption, _figure_src(fig.svg)))
+        files, images = _file_views(run.files)
+        for image in images:
+            figure_number += 1
+            src = f"data:{image.mime};base64,{image.data}"
+            figures.append(
+                FigureView(figure_number, f"{image.name}, written by {program.code}", src)
+            )
         code_text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
         views.append(
             ProgramView(
@@ -207,6 +249,7 @@ def _program_views(
                 source_html=highlight_python(code_text),
                 run=run,
                 figures=tuple(figures),
+                files=tuple(files),
                 **{
                     name: (prose.inline if inline else prose.block)(
                         getattr(program, name), f"{field}.{name}", own

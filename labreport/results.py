@@ -32,6 +32,17 @@ class CapturedFigure:
 
 
 @dataclass(frozen=True)
+class CapturedFile:
+    """A file the program left in its working folder that the spec asked to show
+    (``show_files:``): ``data`` is its text, or base64 for a binary file (an image)."""
+
+    name: str
+    mime: str
+    data: str
+    binary: bool = False
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What one program did: the record is rendered from this alone."""
 
@@ -48,6 +59,7 @@ class RunResult:
     figures_dropped: int = 0
     # What the program computed with, as its process saw it (see harness._environment).
     environment: dict[str, str] = field(default_factory=dict)
+    files: tuple[CapturedFile, ...] = ()  # show_files:, in the spec's order (missing ones left out)
     cached: bool = False  # taken from the run cache by this build, not run by it
 
     @property

@@ -13,9 +13,11 @@ Output beyond the cap is counted, not kept, so labreport's memory stays bounded 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
+import mimetypes
 import os
 import shutil
 import signal
@@ -26,11 +28,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from labreport import process
 from labreport.console import terminal_text
+from labreport.embed import MAX_EMBED_BYTES
 from labreport.protocol import (
     EXIT_REPORT,
     FIGURE_INDEX,
@@ -44,6 +48,7 @@ from labreport.protocol import (
 )
 from labreport.results import (
     CapturedFigure,
+    CapturedFile,
     RunCancelled,
     RunLimits,
     RunResult,
@@ -229,6 +234,36 @@ def _status(
     return "ok", None
 
 
+def copy_experiment(experiment_dir: Path, work: Path) -> None:
+    """The scratch copy a program runs in: the experiment folder without caches, so programs
+    read their data by relative path and cannot litter the project."""
+    shutil.copytree(experiment_dir, work, ignore=_IGNORED)
+
+
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".md", ".log")
+
+
+def _read_files(work: Path, names: Sequence[str]) -> tuple[CapturedFile, ...]:
+    """The ``show_files`` the program left in ``work``, as the record shows them; a file that
+    is missing, outside ``work`` or too large to carry is left out (the build says so)."""
+    found = []
+    root = work.resolve()
+    for name in names:
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if len(data) > MAX_EMBED_BYTES:
+            continue
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix.lower() in _TEXT_SUFFIXES or mime.startswith("text/"):
+            text = data.decode("utf-8", errors="replace")
+            found.append(CapturedFile(name, mime, text))
+        else:
+            found.append(CapturedFile(name, mime, base64.b64encode(data).decode(), binary=True))
+    return tuple(found)
+
+
 def prestart(warm: WarmPool, experiment_dir: Path, limits: RunLimits | None = None) -> None:
     """Start the warm interpreter that the programs of ``experiment_dir`` will be forked from,
     so that its imports (most of a second, two with torch) overlap with reading the spec."""
@@ -247,8 +282,14 @@ def run_program(
     limits: RunLimits | None = None,
     cancel: threading.Event | None = None,
     warm: WarmPool | None = None,
+    workdir: Path | None = None,
+    show_files: Sequence[str] = (),
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
+
+    It runs in a fresh scratch copy of ``experiment_dir``, or in ``workdir`` when given (a
+    copy the caller made and shares between the programs of a pipeline, in order).
+    ``show_files`` are read from the working folder when the program has ended.
 
     With ``warm``, the program is forked from a warm interpreter that has NumPy, matplotlib
     and (if the program imports it) PyTorch loaded already; else, or if that fails, it runs in
@@ -260,8 +301,9 @@ def run_program(
     limits = limits or RunLimits()
     token = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="labreport-run-") as tmp:
-        work, results = Path(tmp, "work"), Path(tmp, "results")
-        shutil.copytree(experiment_dir, work, ignore=_IGNORED)
+        work, results = workdir or Path(tmp, "work"), Path(tmp, "results")
+        if workdir is None:
+            copy_experiment(experiment_dir, work)
         results.mkdir()
         request = RunRequest(code, tuple(args), seed, limits.threads)
         env = _child_env(results, limits, token)
@@ -318,4 +360,5 @@ def run_program(
             output_truncated_bytes=dropped,
             figures_dropped=figures_dropped,
             environment=_environment(report),
+            files=_read_files(work, show_files),
         )

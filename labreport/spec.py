@@ -79,6 +79,13 @@ class Program(_Model):
     figure_limit: int | None = Field(
         None, ge=0, description="Figures captured; later ones are dropped with a marker."
     )
+    show_files: StrList = Field(
+        [],
+        description=(
+            "Files the program writes (relative to the working folder) that the record shows: "
+            "a .csv as a table, an image as a figure, other text as written."
+        ),
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
@@ -126,6 +133,13 @@ class Experiment(_Model):
     number: int = Field(ge=0)
     title: str
     theme: str = Field("classic", description="The look of the record: a theme's folder name.")
+    workdir: Literal["separate", "shared"] = Field(
+        "separate",
+        description=(
+            "separate: each program runs in a fresh copy of the experiment folder. shared: the "
+            "programs run in order in one copy, so a later one reads what an earlier one wrote."
+        ),
+    )
     aim: str
     tools: StrList = []
     theory: str | None = None
