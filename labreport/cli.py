@@ -325,23 +325,53 @@ def verify(
 
 @cli.command(name="list")
 def list_experiments() -> None:
-    """Show each experiment: id, number, title and theme."""
+    """Show each experiment: id, number, title and theme.
+
+    An experiment whose spec cannot be read is listed as broken, with the first problem; every
+    problem follows on stderr (file:line, as `labreport validate` shows them), and the exit
+    status is 1.
+    """
+    from labreport.errors import EXIT_FAILED
     from labreport.project import find_project
     from labreport.spec import discover, load_experiment
 
     project = find_project()
-    rows = []
+    rows: list[tuple[str, str, str, str]] = []
+    broken: list[tuple[str, LabreportError]] = []
     for exp_id in discover(project.experiments_dir):
-        source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
+        try:
+            source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
+        except LabreportError as exc:
+            broken.append((exp_id, exc))
+            rows.append((exp_id, "", "", ""))
+            continue
         spec = source.spec
         rows.append((exp_id, str(spec.number), spec.title, spec.theme))
     if not rows:
         click.echo(f"no experiments in {project.experiments_dir}", err=True)
         return
+    reasons = {exp_id: _one_line_reason(exc) for exp_id, exc in broken}
     header = ("ID", "NO.", "TITLE", "THEME")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
+        if row[0] in reasons:
+            click.echo(f"{row[0].ljust(widths[0])}  (broken: {reasons[row[0]]})")
+            continue
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+    for _, error in broken:
+        for problem in error.problems:
+            click.echo(f"Error: {problem}", err=True)
+    if broken:
+        raise click.exceptions.Exit(EXIT_FAILED)  # listed, but not every spec can be built
+
+
+def _one_line_reason(exc: LabreportError) -> str:
+    """The first problem of ``exc`` without its file (the row names the experiment)."""
+    first = exc.problems[0]
+    what = f"{first.what} ({first.fix})" if first.fix else first.what
+    reason = f"{first.field}: {what}" if first.field else what
+    more = len(exc.problems) - 1
+    return reason + (f"; and {more} more problem(s)" if more else "")
 
 
 @cli.group()

@@ -154,6 +154,24 @@ def test_a_book_whose_experiment_fails_exits_1(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "lab-record.pdf").exists()
 
 
+def test_list_shows_the_good_experiments_marks_a_broken_one_and_exits_1(project: Path) -> None:
+    result = labreport(project, "list")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "ID         NO.  TITLE                                    THEME",
+        "allowed    2    A crash that is part of the lesson       classic",
+        "checked    9    A claim the run does not bear out        classic",
+        "crash      1    A program that crashes                   classic",
+        "typo       (broken: programs[0].code: required field is missing; and 1 more problem(s))",
+        "undefined  3    Prose that uses a value nobody recorded  classic",
+    ]
+    assert errors(result) == [
+        "Error: experiments/typo/experiment.yaml:5: programs[0].code: required field is missing",
+        "Error: experiments/typo/experiment.yaml:5: programs[0].cod: unknown key; did you mean "
+        "'code'?",
+    ]
+
+
 # ---------------------------------------------------------------------------- 2: bad input
 
 
