@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -235,15 +235,15 @@ class Builder:
     # ------------------------------------------------------------------ one experiment
     def _build(self, exp_id: str, start: float) -> ExperimentOutcome:
         folder = self.project.experiments_dir / exp_id
+        # Not --strict: the record's bytes do not depend on it. It only decides whether a
+        # failed check fails the build, and the state remembers the failed checks.
         digest = inputs_digest(
             folder, self.project.config_path, self.search_path.folders,
-            (
-                self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS,
-                self.options.strict,
-            ),
+            (self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS),
         )  # fmt: skip
         owed = None if self.options.force else self.state.current(exp_id, digest)
         if owed is not None:
+            self._check_strict(exp_id, owed)  # up to date, but still owing what --strict wants
             return ExperimentOutcome(
                 exp_id, "up-to-date", duration=time.perf_counter() - start, failed_checks=owed
             )
@@ -261,13 +261,7 @@ class Builder:
         failed_checks: list[str] = []
         rendered = self._render(source, runs, warnings, failed_checks)
         self._check_cancelled()
-        if failed_checks and self.options.strict:
-            claims = "; ".join(failed_checks)
-            raise CheckFailed(
-                f"{len(failed_checks)} check(s) failed under --strict: {claims}",
-                experiment=exp_id,
-                fix="fix the program or the claim in checks:, or build without --strict",
-            )
+        self._check_strict(exp_id, failed_checks)
         written = []
         for fmt, data in rendered.items():
             target = self.out_dir / f"{exp_id}.{fmt}"
@@ -283,6 +277,16 @@ class Builder:
             exp_id, "built", tuple(written), ran, cached, elapsed,
             warnings=tuple(warnings), failed_checks=tuple(failed_checks),
         )  # fmt: skip
+
+    def _check_strict(self, exp_id: str, failed_checks: Sequence[str]) -> None:
+        """Under ``--strict``, a failed check fails the experiment, freshly built or not."""
+        if failed_checks and self.options.strict:
+            claims = "; ".join(failed_checks)
+            raise CheckFailed(
+                f"{len(failed_checks)} check(s) failed under --strict: {claims}",
+                experiment=exp_id,
+                fix="fix the program or the claim in checks:, or build without --strict",
+            )
 
     def _check_theme(self, source: ExperimentSource) -> None:
         """An unknown theme is a spec (or option) error, found before any program runs."""

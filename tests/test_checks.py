@@ -89,6 +89,46 @@ def test_strict_makes_a_failed_check_fail_the_build(mini: Path) -> None:
     assert build("alpha", "--strict").exit_code == 1, "strict is not fooled by up-to-date"
 
 
+def test_strict_fails_an_up_to_date_record_that_owes_checks_without_rebuilding_it(
+    mini: Path,
+) -> None:
+    """--strict is not an input of the record: toggling it rebuilds nothing, yet an up-to-date
+    record whose checks failed still fails a --strict build, from the remembered checks."""
+    add_to_alpha(mini, CHECKS)
+    assert build("alpha", "beta").exit_code == 0
+    outputs = sorted((mini / "build").iterdir())
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in outputs}
+    strict = build("alpha", "beta", "--strict")
+    assert strict.exit_code == 1
+    lines = strict.stderr.strip().splitlines()
+    assert re.fullmatch(
+        r"Summary: 0 built \(0 program\(s\) run, 0 from cache\), 1 up to date, 1 failed, in "
+        r"\d+\.\d s",
+        lines[-2],
+    ), lines
+    assert lines[-1] == (
+        "Error: alpha: 1 check(s) failed under --strict: The slope is huge. "
+        "(results.slope > 1000) (fix the program or the claim in checks:, or build without "
+        "--strict)"
+    )
+    after = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in outputs}
+    assert after == before, "nothing was rebuilt or rewritten"
+    again = build("alpha", "beta")
+    assert again.exit_code == 0
+    assert "2 up to date, 0 failed, 1 check(s) failed" in again.stderr
+
+
+def test_toggling_strict_leaves_a_record_whose_checks_hold_up_to_date(mini: Path) -> None:
+    add_to_alpha(mini, "checks:\n  - claim: The slope is positive.\n    expr: results.slope > 0\n")
+    assert build("alpha", "beta", "--strict").exit_code == 0
+    for args in (("alpha", "beta"), ("alpha", "beta", "--strict")):
+        result = build(*args)
+        assert result.exit_code == 0, result.output
+        assert "0 built (0 program(s) run, 0 from cache), 2 up to date, 0 failed" in (
+            result.stderr
+        ), args
+
+
 def test_check_using_an_unrecorded_value_is_an_error_naming_it(mini: Path) -> None:
     add_to_alpha(mini, "checks:\n  - claim: x\n    expr: results.slop > 0\n")
     result = build("alpha", "--format", "html")
