@@ -429,15 +429,18 @@ def templates_eject(name: str, target: Path | None, force: bool) -> None:
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--course", default="DEEP LEARNING", show_default=True, help="The course title.")
-def init(folder: Path, course: str) -> None:
+@click.option("--force", is_flag=True, help="Create it even inside another project.")
+def init(folder: Path, course: str, force: bool) -> None:
     """Create a lab project in FOLDER (default: here).
 
     Writes labreport.toml (course and student fields), experiments/example/ (a small experiment
     that builds at once), templates/ with a README on overriding the look, and a .gitignore.
+    FOLDER must not be inside another project (one of its parents holds a labreport.toml)
+    unless --force; nothing existing is ever overwritten.
     """
     from labreport.scaffold import init_project
 
-    for path in init_project(folder, course):
+    for path in init_project(folder, course, force):
         click.echo(_shown(path))
     where = "" if folder.resolve() == Path.cwd() else f"cd {folder} && "
     click.echo(f"Next: {where}labreport build example", err=True)

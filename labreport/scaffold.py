@@ -38,10 +38,18 @@ def _write_new(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def init_project(target: Path, course: str) -> list[Path]:
-    """Create a lab project in ``target`` (which may exist but must not be a project yet)."""
+def init_project(target: Path, course: str, force: bool = False) -> list[Path]:
+    """Create a lab project in ``target`` (which may exist but must not be a project yet, nor
+    lie inside one unless ``force``: commands run in it would no longer see the outer one)."""
     if (target / CONFIG_NAME).exists():
         raise UsageError(f"{target / CONFIG_NAME} already exists: {target} is a project already")
+    enclosing = _enclosing_config(target)
+    if enclosing is not None and not force:
+        raise UsageError(
+            f"is inside another project, whose labreport.toml is {enclosing}",
+            where=str(target.resolve() if target == Path() else target),
+            fix="create the new project outside it, or pass --force to nest one in it",
+        )
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} is a file; give a folder for the new project")
     source = SCAFFOLDS / "project"
@@ -56,6 +64,14 @@ def init_project(target: Path, course: str) -> list[Path]:
         _write_new(destination, _fill(path.read_text(encoding="utf-8"), values))
         written.append(destination)
     return written
+
+
+def _enclosing_config(target: Path) -> Path | None:
+    """The ``labreport.toml`` of the project that ``target`` would be nested in, if any."""
+    for folder in target.resolve().parents:
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    return None
 
 
 def _title_from_id(exp_id: str) -> str:

@@ -68,6 +68,35 @@ def test_init_makes_a_project_that_builds_at_once(lab: Path) -> None:
     assert again.returncode == 2 and "is a project already" in again.stderr
 
 
+def test_init_refuses_to_nest_a_project_unless_forced(tmp_path: Path) -> None:
+    assert labreport(tmp_path, "init", "outer").returncode == 0
+    outer = (tmp_path / "outer").resolve()
+    fix = "(create the new project outside it, or pass --force to nest one in it)"
+    nested = labreport(outer, "init", "inner")
+    assert nested.returncode == 2
+    assert nested.stdout == ""
+    assert nested.stderr == (
+        f"Error: inner: is inside another project, whose labreport.toml is "
+        f"{outer / 'labreport.toml'} {fix}\n"
+    )
+    assert not (outer / "inner").exists()
+    here = labreport(outer / "experiments", "init")
+    assert here.returncode == 2
+    assert here.stderr == (
+        f"Error: {outer / 'experiments'}: is inside another project, whose labreport.toml is "
+        f"{outer / 'labreport.toml'} {fix}\n"
+    )
+    assert not (outer / "experiments" / "labreport.toml").exists()
+    forced = labreport(outer, "init", "inner", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (outer / "inner" / "labreport.toml").is_file()
+    listed = labreport(outer / "inner", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["example"]
+    again = labreport(outer, "init", "inner", "--force")
+    assert again.returncode == 2 and "is a project already" in again.stderr, "never overwritten"
+
+
 def test_new_scaffolds_a_spec_that_validates(lab: Path) -> None:
     assert (lab / "experiments" / "exp2" / "experiment.yaml").is_file()
     checked = labreport(lab, "validate", "exp2")
