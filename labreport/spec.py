@@ -10,6 +10,7 @@ that), and every message is one line per problem.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import difflib
 import re
@@ -260,20 +261,114 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, path: Path, kind: str) -> SpecError:
-    """One line, ``file:line:col: YAML syntax error: what``, whatever PyYAML raised."""
-    where, problem = str(path), " ".join(str(exc).split())
+    """One line, ``file:line:col: YAML syntax error: what (fix)``, whatever PyYAML raised; the
+    usual slips (a key without ':', a tab, ': ' in a value) in words of our own, at their line."""
+    where, problem, fix = str(path), " ".join(str(exc).split()), None
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         if mark is not None:
             where = f"{path}:{mark.line + 1}:{mark.column + 1}"
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or problem
+        slip = _diagnose(exc, text)
+        if slip is not None:
+            line, column, problem, fix = slip
+            where = f"{path}:{line + 1}:{column + 1}"
     elif isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         where = f"{path}:{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
         char = exc.character
         shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
         problem = f"character {shown} is not allowed in YAML ({exc.reason})"
-    return SpecError(f"{kind}: {problem}", where=where)
+    return SpecError(f"{kind}: {problem}", where=where, fix=fix)
+
+
+# A slip: the 0-based line and column it is at, what it is, how to fix it.
+_Slip = tuple[int, int, str, str]
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # where PyYAML counts lines
+
+
+def _line(lines: list[str], number: int) -> str:
+    return lines[number] if 0 <= number < len(lines) else ""
+
+
+def _diagnose(exc: yaml.MarkedYAMLError, text: str) -> _Slip | None:
+    """The usual slip behind a PyYAML error, found where it is (PyYAML's "mapping values are not
+    allowed here" comes a line or more after a key without ':'); None for anything else."""
+    mark = exc.problem_mark
+    if mark is None:
+        return None
+    lines = _YAML_LINE_BREAK.split(text)
+    if exc.problem == "found character '\\t' that cannot start any token":
+        before = _line(lines, mark.line)[: mark.column]
+        if not before.strip(" -"):
+            return (mark.line, mark.column, "a tab used for indentation",
+                    "YAML indents with spaces only: replace the tab with spaces")  # fmt: skip
+        return mark.line, mark.column, "a tab character", "replace it with a space"
+    if exc.problem == "could not find expected ':'" and exc.context_mark is not None:
+        return _missing_colon(lines, exc.context_mark.line, exc.context_mark.column)
+    if exc.problem != "mapping values are not allowed here":
+        return None
+    scalar, after_value = _plain_scalar_before(text)
+    if scalar is None:
+        return None
+    start = scalar.start_mark
+    if not after_value:  # a key position: the words before the ':' run on from that key
+        return _missing_colon(lines, start.line, start.column)
+    key = _line(lines, start.line)[: start.column].strip()
+    if start.line == mark.line:
+        value = re.split(r"\s#", _line(lines, mark.line)[start.column :], maxsplit=1)[0].strip()
+        return (mark.line, mark.column, "': ' inside an unquoted value",
+                f"quote the value: {key} {_quoted(value)}")  # fmt: skip
+    what = f"': ' inside an unquoted value that begins on line {start.line + 1}"
+    word = _line(lines, mark.line)[: mark.column].strip()
+    if _WORD.fullmatch(word):
+        like = f"indent it like {key.lstrip('- ')}" if key else "line it up with its neighbours"
+        fix = f"if {word}: is a key, {like}; else quote the value"
+    else:
+        block = f"{key} |" if key else "| after its key"
+        fix = f"quote the value, or write it as a block: {block}, then the text on the lines below"
+    return mark.line, mark.column, what, fix
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a YAML string in quotes: single ones unless it holds one."""
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _missing_colon(lines: list[str], line: int, column: int) -> _Slip | None:
+    """A key written without its ':' at ``line``: ``title T`` for ``title: T``."""
+    match = re.match(r"(\S+)(.*)", _line(lines, line)[column:])
+    if match is None:
+        return None
+    key, rest = match[1], match[2].strip()
+    lead = _line(lines, line)[:column].strip()
+    written = " ".join(part for part in (lead, f"{key}:", rest) if part)
+    return line, column + len(key), f"missing ':' after the key '{key}'", f"write {written}"
+
+
+def _plain_scalar_before(text: str) -> tuple[yaml.ScalarToken | None, bool]:
+    """The plain scalar the scanner read last before it failed, and whether it is a value
+    (it follows a ``key:``): scanned again, with the same bounds, to find where it began."""
+    loader = _BoundedLoader(text)
+    recent: collections.deque[yaml.Token] = collections.deque(maxlen=4)
+    try:
+        while loader.check_token():
+            recent.append(loader.get_token())  # type: ignore[no-untyped-call]  # stubs lack it
+    except (yaml.YAMLError, RecursionError):
+        recent.extend(loader.tokens)
+    finally:
+        loader.dispose()
+    tokens = list(recent)
+    for i in range(len(tokens) - 1, -1, -1):
+        token = tokens[i]
+        if isinstance(token, yaml.ScalarToken):
+            if not token.plain:
+                return None, False
+            return token, i > 0 and isinstance(tokens[i - 1], yaml.ValueToken)
+    return None, False
 
 
 def _too_deep(path: Path) -> SpecError:
@@ -292,8 +387,11 @@ def _compose(text: str, path: Path) -> yaml.Node | None:
         raise _too_deep(path) from exc
 
 
-def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
-    """Map every field path to the line of its value; refuse alias bombs and duplicate keys."""
+def _index_marks(
+    root: yaml.Node, path: Path, bare: dict[Path_, yaml.ScalarNode] | None = None
+) -> dict[Path_, yaml.Mark]:
+    """Map every field path to the line of its value; refuse alias bombs and duplicate keys.
+    Each unquoted value that YAML reads as no string (``No``, ``0.1``, ``~``) goes to ``bare``."""
     marks: dict[Path_, yaml.Mark] = {}
     stack: list[tuple[Path_, yaml.Node]] = [((), root)]
     visited = 0
@@ -309,7 +407,10 @@ def _index_marks(root: yaml.Node, path: Path) -> dict[Path_, yaml.Mark]:
                 where=str(path),
             )
         marks.setdefault(where, node.start_mark)
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, yaml.ScalarNode) and node.style is None and node.tag != _STR_TAG:
+            if bare is not None:
+                bare.setdefault(where, node)
+        elif isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
@@ -391,7 +492,12 @@ def _fields_at(loc: Path_) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
-def _problems(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Path) -> list[Problem]:
+def _problems(
+    exc: ValidationError,
+    marks: dict[Path_, yaml.Mark],
+    path: Path,
+    bare: dict[Path_, yaml.ScalarNode] | None = None,
+) -> list[Problem]:
     """One problem per validation error, at the line of the field (or of its nearest parent)."""
     problems = []
     for error in exc.errors():
@@ -402,8 +508,32 @@ def _problems(exc: ValidationError, marks: dict[Path_, yaml.Mark], path: Path) -
         mark = marks.get(probe)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         what = _describe(error, _fields_at(loc))
-        problems.append(Problem(where, what, _dotted(loc), exit_code=SpecError.exit_code))
+        node = (bare or {}).get(loc) if error["type"] == "string_type" else None
+        fix = _quote_it(node) if node is not None else None
+        problems.append(Problem(where, what, _dotted(loc), fix, exit_code=SpecError.exit_code))
     return problems
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+# What YAML makes of an unquoted word where a string is wanted, by the tag it resolves to.
+_READINGS = {
+    "tag:yaml.org,2002:int": "a number", "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null", "tag:yaml.org,2002:timestamp": "a date",
+}  # fmt: skip
+
+
+def _quote_it(node: yaml.ScalarNode) -> str | None:
+    """How to make YAML read ``node``, an unquoted value, as the string it looks like."""
+    raw = str(node.value)
+    if not raw:
+        return "give it a value after the ':'"
+    if node.tag == "tag:yaml.org,2002:bool":
+        reading = "true" if raw.lower() in ("yes", "true", "on") else "false"
+    elif node.tag in _READINGS:
+        reading = _READINGS[node.tag]
+    else:
+        return None
+    return f"YAML reads {raw} without quotes as {reading}: quote it, {_quoted(raw)}"
 
 
 # Keys renamed in 0.2, still read for one release (with a warning): old name -> new name.
@@ -436,7 +566,8 @@ def parse_spec(text: str, path: Path, notices: list[str] | None = None) -> Exper
     root = _compose(text, path)
     if root is None:
         raise SpecError("empty file: a spec needs number, title, aim and programs", where=str(path))
-    marks = _index_marks(root, path)
+    bare: dict[Path_, yaml.ScalarNode] = {}
+    marks = _index_marks(root, path, bare)
     loader = yaml.SafeLoader("")
     try:
         data = loader.construct_document(root)
@@ -456,7 +587,7 @@ def parse_spec(text: str, path: Path, notices: list[str] | None = None) -> Exper
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems=_problems(exc, marks, path)) from exc
+        raise SpecError(problems=_problems(exc, marks, path, bare)) from exc
     except RecursionError as exc:
         raise _too_deep(path) from exc
 

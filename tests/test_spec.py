@@ -69,6 +69,103 @@ def test_yaml_syntax_error_names_file_line_and_column() -> None:
     assert line >= 6
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            MINIMAL.replace("title: T", "title T"),
+            "e.yaml:2:6: YAML syntax error: missing ':' after the key 'title' (write title: T)",
+            id="missing-colon",
+        ),
+        pytest.param(  # PyYAML: "mapping values are not allowed here" at line 7
+            MINIMAL.replace("prog.py", "prog.py\n    timeout 5\n    seed: 3").replace(
+                "- code: prog.py", "- code prog.py"
+            ),
+            "e.yaml:5:9: YAML syntax error: missing ':' after the key 'code' "
+            "(write - code: prog.py)",
+            id="missing-colon-two-lines-before-pyyaml-noticed",
+        ),
+        pytest.param(
+            "number 1\n" + MINIMAL.split("\n", 1)[1],
+            "e.yaml:1:7: YAML syntax error: missing ':' after the key 'number' (write number: 1)",
+            id="missing-colon-on-the-first-line",
+        ),
+        pytest.param(
+            MINIMAL + "theory\n  A paragraph\n  of theory.\nresult: r\n",
+            "e.yaml:6:7: YAML syntax error: missing ':' after the key 'theory' (write theory:)",
+            id="missing-colon-before-a-block",
+        ),
+        pytest.param(
+            MINIMAL.replace("  - code", "\t- code"),
+            "e.yaml:5:1: YAML syntax error: a tab used for indentation (YAML indents with spaces "
+            "only: replace the tab with spaces)",
+            id="tab-indent",
+        ),
+        pytest.param(
+            MINIMAL.replace("title: T", "title: RNN: a study"),
+            "e.yaml:2:11: YAML syntax error: ': ' inside an unquoted value (quote the value: "
+            "title: 'RNN: a study')",
+            id="colon-in-value",
+        ),
+        pytest.param(
+            MINIMAL + '    task: Say "hi": twice  # comment\n',
+            "e.yaml:6:19: YAML syntax error: ': ' inside an unquoted value (quote the value: "
+            "task: 'Say \"hi\": twice')",
+            id="colon-in-nested-value",
+        ),
+        pytest.param(
+            MINIMAL + "theory: An RNN\n  in the sense of: Elman\n",
+            "e.yaml:7:18: YAML syntax error: ': ' inside an unquoted value that begins on line 6 "
+            "(quote the value, or write it as a block: theory: |, then the text on the lines "
+            "below)",
+            id="colon-in-multi-line-value",
+        ),
+        pytest.param(
+            MINIMAL.replace("aim: To test.", "aim: To test.\n  theory: Text."),
+            "e.yaml:4:9: YAML syntax error: ': ' inside an unquoted value that begins on line 3 "
+            "(if theory: is a key, indent it like aim:; else quote the value)",
+            id="key-indented-under-a-value",
+        ),
+    ],
+)
+def test_yaml_slips_are_named_at_their_line_with_the_fix(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    assert info.value.message == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        ("title: No", "title", "got False (YAML reads No without quotes as false: quote it, 'No')"),
+        ("tools: [Python, on]", "tools[1]", "got True (YAML reads on without quotes as true: "
+         "quote it, 'on')"),
+        ("tools: [Python, Off]", "tools[1]", "got False (YAML reads Off without quotes as false: "
+         "quote it, 'Off')"),
+        ("title: Yes", "title", "got True (YAML reads Yes without quotes as true: quote it, "
+         "'Yes')"),
+        ("title: 2025", "title", "got 2025 (YAML reads 2025 without quotes as a number: quote "
+         "it, '2025')"),
+        ("title:", "title", "got None (give it a value after the ':')"),
+    ],
+)  # fmt: skip
+def test_a_word_yaml_reads_as_no_string_says_to_quote_it(
+    line: str, field: str, expected: str
+) -> None:
+    text = MINIMAL.replace("title: T", line) if field == "title" else MINIMAL + line + "\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, Path("e.yaml"))
+    number = 2 if field == "title" else 6
+    assert info.value.message == (
+        f"e.yaml:{number}: {field}: input should be a valid string, {expected}"
+    )
+
+
+def test_the_quoted_word_is_the_string() -> None:
+    spec = parse_spec(MINIMAL.replace("title: T", "title: 'No'") + "tools: ['on']\n", Path("e"))
+    assert (spec.title, spec.tools) == ("No", ["on"])
+
+
 def test_unknown_key_names_line_and_suggests_the_nearest_field() -> None:
     text = MINIMAL.replace("  - code: prog.py\n", "  - code: prog.py\n    sede: 3\n")
     with pytest.raises(SpecError) as info:
