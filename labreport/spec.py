@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -618,9 +618,46 @@ def _check_programs(source: ExperimentSource, display: Path) -> None:
                 f"(a symlink to {target}): copy the program into {source.folder.name}/"
             )
         if not is_file:
+            close = _nearest_file(program.code, _files_in(source.folder))
+            hint = f"; did you mean '{close}'?" if close else ""
             raise SpecError(
-                f"no such file {shown} in {source.folder.name}/", where=str(display), field=field
-            )
+                f"no such file {shown} in {source.folder.name}/{hint}",
+                where=str(display), field=field,
+            )  # fmt: skip
+
+
+def _nearest_file(code: str, files: list[str]) -> str | None:
+    """The file ``code`` most likely meant, compared without suffixes (``.py`` alike would
+    make ``train.py`` look like ``gru_sine.py``); one of the same suffix first."""
+    suffix = PurePosixPath(code).suffix
+    by_stem: dict[str, str] = {}
+    for name in sorted(files, key=lambda f: PurePosixPath(f).suffix not in (suffix, ".py")):
+        if suffix and PurePosixPath(name).suffix != suffix:
+            continue
+        by_stem.setdefault(name[: len(name) - len(PurePosixPath(name).suffix)], name)
+    stem = code[: len(code) - len(suffix)]
+    close = difflib.get_close_matches(stem, list(by_stem), n=1)
+    return by_stem[close[0]] if close else None
+
+
+_MAX_LISTED = 1000  # files of an experiment folder compared with a mistyped program path
+
+
+def _files_in(folder: Path) -> list[str]:
+    """The files of ``folder`` as paths relative to it (the first :data:`_MAX_LISTED`, no hidden
+    ones or caches), for a did-you-mean on a program path."""
+    found: list[str] = []
+    try:
+        for path in folder.rglob("*"):
+            relative = path.relative_to(folder)
+            hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+            if not hidden and path.is_file():
+                found.append(relative.as_posix())
+                if len(found) >= _MAX_LISTED:
+                    break
+    except OSError:
+        pass
+    return sorted(found)
 
 
 def _check_folder(folder: Path, display: Path) -> None:

@@ -10,6 +10,7 @@ a file of the theme as a ``data:`` URI.
 from __future__ import annotations
 
 import base64
+import difflib
 import mimetypes
 import shutil
 import tomllib
@@ -161,10 +162,13 @@ class ThemeSearchPath:
         known = self.themes()
         if name in known:
             return name
-        listing = ", ".join(known) or "none"
-        raise error(
-            f"unknown theme '{name}'; available themes: {listing}", where=where, field=field
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"available themes: {', '.join(known) or 'none'}"
         )
+        raise error(f"unknown theme '{name}'; {hint}", where=where, field=field)
 
     def themes(self) -> list[str]:
         return [source.name for source in self.sources()]

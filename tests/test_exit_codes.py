@@ -189,6 +189,26 @@ def test_validate_exits_2_for_a_spec_typo(project: Path) -> None:
     assert "experiments/typo/experiment.yaml" in result.stderr
 
 
+def test_a_mistyped_theme_exits_2_and_suggests_the_nearest(tmp_path: Path) -> None:
+    root = copy_project("faulty", tmp_path / "faulty")
+    spec = root / "experiments" / "crash" / "experiment.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "theme: clasic\n", encoding="utf-8")
+    expected = (
+        "Error: experiments/crash/experiment.yaml: theme: unknown theme 'clasic'; "
+        "did you mean 'classic'?"
+    )
+    for command in (["build", "crash"], ["validate", "crash"]):
+        result = labreport(root, *command)
+        assert result.returncode == 2, result.stderr
+        assert errors(result)[0] == expected, command
+    option = labreport(root, "build", "allowed", "--theme", "worksheeet")
+    assert option.returncode == 2, option.stderr
+    assert errors(option) == [
+        "Error: --theme: unknown theme 'worksheeet'; did you mean 'worksheet'?"
+    ]
+    assert not (root / "build").exists(), "found before anything ran"
+
+
 def test_a_book_with_a_broken_spec_exits_2(project: Path, tmp_path: Path) -> None:
     result = labreport(project, "book", "--out", str(tmp_path))
     assert result.returncode == 2, result.stderr

@@ -245,6 +245,31 @@ def test_missing_code_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("code", "files", "hint"),
+    [
+        ("gru_sin.py", ("gru_sine.py", "data.csv"), "; did you mean 'gru_sine.py'?"),
+        ("src/gru_sin.py", ("src/gru_sine.py", "gru.py"), "; did you mean 'src/gru_sine.py'?"),
+        ("train.py", ("gru_sine.py", "data.csv"), ""),
+        ("gru_sine", ("gru_sine.csv", "gru_sine.py"), "; did you mean 'gru_sine.py'?"),
+        ("gru_sin.py", ("gru_sine.csv",), ""),
+        ("gru_sin.py", (".hidden/gru_sine.py",), ""),
+    ],
+)
+def test_a_mistyped_program_path_suggests_the_nearest_file(
+    tmp_path: Path, code: str, files: tuple[str, ...], hint: str
+) -> None:
+    folder = make_experiment(tmp_path, MINIMAL.replace("prog.py", code), files=())
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("print('hi')\n")
+    with pytest.raises(SpecError) as info:
+        load_experiment(folder, display_root=tmp_path)
+    assert info.value.message == (
+        f"experiments/exp1/experiment.yaml: programs[0].code: no such file '{code}' in exp1/{hint}"
+    )
+
+
 @pytest.mark.parametrize("code", ["../outside.py", "/etc/passwd"])
 def test_code_path_outside_the_experiment_is_refused(tmp_path: Path, code: str) -> None:
     folder = make_experiment(tmp_path, MINIMAL.replace("prog.py", code))
