@@ -89,16 +89,48 @@ def _exit_status_help() -> str:
     return "\b\nExit status:\n" + "\n".join(rows)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_exit_status_help())
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--debug`` given before the command or after it: either turns tracebacks on."""
+    if value or ctx.parent is None:  # the group's own resets it, for each run in one process
+        _state["debug"] = value
+
+
+class _Command(click.Command):
+    """A command that takes ``--debug`` too, so that ``labreport build exp5 --debug`` works as
+    ``labreport --debug build exp5`` does: one option, declared here for every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_debug,
+                help="Show Python tracebacks for errors.",
+            )  # fmt: skip
+        )
+
+
+class _Group(_Command, click.Group):
+    """The ``labreport`` group: its commands and subgroups (``templates``) take ``--debug``."""
+
+    command_class = _Command
+    group_class = type  # a subgroup is a _Group too
+
+
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_exit_status_help(),
+)  # fmt: skip
 @click.version_option(__version__, prog_name="labreport")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-def cli(debug: bool) -> None:
+def cli() -> None:
     """Turn experiment specs into lab records generated from real runs.
 
     Each experiment lives in experiments/<id>/experiment.yaml. `labreport build exp5` runs its
     programs, captures what they print and plot, and writes build/exp5.html and build/exp5.pdf.
     """
-    _state["debug"] = debug
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from labreport import __version__
-from labreport.cli import cli
+from labreport.cli import cli, templates
 
 SCRIPT = Path(sys.executable).with_name("labreport")
 
@@ -52,10 +52,24 @@ def test_every_command_is_covered_here_or_in_its_own_file() -> None:
 def test_version_and_help() -> None:
     version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.strip() == f"labreport, version {__version__}"
-    for command in [[], *([name] for name in sorted(cli.commands))]:
+    commands = [[], *([name] for name in sorted(cli.commands))]
+    commands += [["templates", name] for name in sorted(templates.commands)]
+    for command in commands:
         shown = subprocess.run([str(SCRIPT), *command, "--help"], capture_output=True, text=True)
         assert shown.returncode == 0, command
         assert shown.stdout.startswith("Usage: labreport"), command
+        # --debug works before the command and after it, for every command.
+        assert re.search(r"^  --debug +Show Python tracebacks for errors\.$", shown.stdout, re.M), (
+            command
+        )
+
+
+def test_debug_is_accepted_after_any_command(lab: Path) -> None:
+    for args in (["list"], ["templates", "list"], ["schema"], ["validate", "exp2"]):
+        after = labreport(lab, *args, "--debug")
+        assert after.returncode == 0, (args, after.stderr)
+        before = labreport(lab, "--debug", *args)
+        assert (before.returncode, before.stdout) == (0, after.stdout), args
 
 
 def test_init_makes_a_project_that_builds_at_once(lab: Path) -> None:

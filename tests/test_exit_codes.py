@@ -261,15 +261,35 @@ def test_an_internal_error_exits_70_in_one_line(project: Path, tmp_path: Path) -
     """A bug, planted through ``sitecustomize`` (the product has no hook for it): one line that
     says to report it, exit 70; ``--debug`` shows the traceback."""
     (tmp_path / "sitecustomize.py").write_text(_BUG, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    paths = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     result = labreport(project, "build", "crash", "--out", str(tmp_path), env=env)
     assert result.returncode == 70, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: internal error in labreport: RuntimeError: a bug planted by the test "
         "(run again with --debug for the traceback, and please report it)"
     )
-    debug = labreport(project, "--debug", "build", "crash", "--out", str(tmp_path), env=env)
-    assert debug.returncode != 0 and "Traceback (most recent call last)" in debug.stderr
+    for args in (["--debug", "build", "crash"], ["build", "crash", "--debug"]):
+        debug = labreport(project, *args, "--out", str(tmp_path), env=env)
+        assert debug.returncode != 0, args
+        assert "Traceback (most recent call last)" in debug.stderr, args
+        assert "RuntimeError: a bug planted by the test" in debug.stderr, args
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--debug", "build", "crsh"], ["build", "crsh", "--debug"], ["build", "--debug", "crsh"]],
+)
+def test_debug_before_or_after_the_command_shows_the_traceback_of_a_user_error(
+    project: Path, args: list[str]
+) -> None:
+    result = labreport(project, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Traceback (most recent call last):\n"), result.stderr
+    assert "labreport.errors.UnknownExperimentError: unknown experiment 'crsh'" in result.stderr
+    assert errors(result)[-1].startswith("Error: unknown experiment 'crsh' (did you mean")
+    plain = labreport(project, "build", "crsh")
+    assert "Traceback" not in plain.stderr, "without --debug, one line"
 
 
 # ---------------------------------------------------------------------------- 130: Ctrl-C
