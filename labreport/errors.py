@@ -23,7 +23,8 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "all built, up to date or valid (warnings, such as a failed check without "
      "--strict, allowed)"),
     (EXIT_FAILED, "a program failed; a record could not be rendered, laid out or written; a "
-     "check failed under --strict (verify: on some seed); the book could not be bound"),
+     "check failed under --strict (verify: on some seed); the book could not be bound; `list` "
+     "found a broken spec"),
     (EXIT_USAGE, "a bad experiment.yaml or labreport.toml, an unknown experiment or theme, a "
      "wrong command-line option or argument (such as a folder that is a project already)"),
     (EXIT_INTERNAL, "an internal error, a bug in labreport (--debug shows the traceback)"),
