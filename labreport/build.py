@@ -193,7 +193,7 @@ class Builder:
             message = exc.format_message()
             outcome = ExperimentOutcome(
                 exp_id, "failed", duration=time.perf_counter() - start,
-                error=message, exit_code=exc.exit_code,
+                error=message, exit_code=exc.exit_code, detail=exc.detail,
             )  # fmt: skip
         self.events.experiment_finished(outcome)
         return outcome
@@ -359,9 +359,11 @@ class Builder:
                             warnings.append(f"run not cached: {exc.format_message()}")
                 if not result.ok and not program.allow_errors:
                     fix = _FIXES.get(result.status, _DEFAULT_FIX)
+                    at = f" at line {result.line}" if result.line else ""
                     raise RunError(
-                        f"{program.code} failed: {result.error}", experiment=source.id, fix=fix
-                    )
+                        f"{program.code} failed{at}: {result.error}", experiment=source.id,
+                        fix=fix, detail=result.traceback,
+                    )  # fmt: skip
                 shown = {file.name for file in result.files}
                 warnings += [
                     f"{program.code}: show_files: {name} was not written, or is over "

@@ -255,6 +255,8 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
             err=True,
         )
     for outcome in failed:
+        if outcome.detail and _state["debug"]:
+            click.echo(outcome.detail.rstrip("\n"), err=True)
         click.echo(f"Error: {outcome.error}", err=True)
     if failed:
         raise click.exceptions.Exit(max(o.exit_code for o in failed))

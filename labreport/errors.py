@@ -71,7 +71,10 @@ class LabreportError(click.ClickException):
         fix: str | None = None,
         experiment: str | None = None,
         problems: Sequence[Problem] = (),
+        detail: str | None = None,
     ) -> None:
+        """``detail``: more than the one line, for ``--debug`` (a failed program's traceback)."""
+        self.detail = detail
         code = self.exit_code
         self.problems: tuple[Problem, ...] = tuple(problems) or (
             Problem(where, what, field, fix, experiment, code),
@@ -83,7 +86,7 @@ class LabreportError(click.ClickException):
         from dataclasses import replace
 
         problems = [replace(p, experiment=p.experiment or exp_id) for p in self.problems]
-        return type(self)(problems=problems)
+        return type(self)(problems=problems, detail=self.detail)
 
 
 class ProjectError(LabreportError):

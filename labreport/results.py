@@ -60,6 +60,7 @@ class RunResult:
     # What the program computed with, as its process saw it (see harness._environment).
     environment: dict[str, str] = field(default_factory=dict)
     files: tuple[CapturedFile, ...] = ()  # show_files:, in the spec's order (missing ones left out)
+    line: int | None = None  # the line of the program the error was raised at, where known
     cached: bool = False  # taken from the run cache by this build, not run by it
 
     @property
@@ -97,3 +98,4 @@ class ExperimentOutcome:
     exit_code: int = 0
     warnings: tuple[str, ...] = ()
     failed_checks: tuple[str, ...] = ()
+    detail: str | None = None  # a failed program's traceback, shown with --debug

@@ -19,6 +19,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import shutil
 import signal
 import site
@@ -179,6 +180,17 @@ def _environment(report: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()}
 
 
+def _one_line(text: str) -> str:
+    """An exception message with newlines, folded: an error is one line in the terminal."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _failing_line(traceback_text: str | None, code: str) -> int | None:
+    """The line of ``code`` in the innermost of its frames in the program's traceback."""
+    found = re.findall(rf'File "{re.escape(code)}", line (\d+)', traceback_text or "")
+    return int(found[-1]) if found else None
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -230,7 +242,7 @@ def _status(
     if returncode < 0:
         return "killed", f"killed by {_signal_name(-returncode)}"
     if returncode != 0:
-        return "error", str(error or f"exited with status {returncode}")
+        return "error", _one_line(str(error or f"exited with status {returncode}"))
     return "ok", None
 
 
@@ -356,6 +368,7 @@ def run_program(
             exit_code=returncode,
             error=error,
             traceback=report.get("traceback"),
+            line=_failing_line(report.get("traceback"), code),
             duration=duration,
             output_truncated_bytes=dropped,
             figures_dropped=figures_dropped,

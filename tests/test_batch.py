@@ -237,7 +237,7 @@ def test_failing_experiment_does_not_stop_the_others_nor_lose_its_outputs(
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith("Error: beta: first.py failed: RuntimeError: broken on purpose")
+        .startswith("Error: beta: first.py failed at line 1: RuntimeError: broken on purpose")
     )
 
 

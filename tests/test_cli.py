@@ -78,7 +78,7 @@ def test_failing_program_fails_the_build_in_one_line(
     assert code == 1
     error_lines = [line for line in output.splitlines() if line.startswith("Error:")]
     assert error_lines == [
-        "Error: crash: boom.py failed: ValueError: the data file is empty "
+        "Error: crash: boom.py failed at line 2: ValueError: the data file is empty "
         "(fix the program, or set allow_errors: true to render the failure)"
     ]
     assert "Traceback" not in output
@@ -96,7 +96,7 @@ def test_allowed_error_is_rendered_and_marked(
     assert block.startswith("about to fail\nTraceback (most recent call last):")
     assert 'File "boom.py", line 2' in block
     banner = soup.select_one(".run-error").get_text(" ", strip=True)
-    assert banner == "Error: boom.py failed: ValueError: the data file is empty"
+    assert banner == "Error: boom.py failed at line 2: ValueError: the data file is empty"
 
 
 def test_prose_using_an_unrecorded_value_names_it(

@@ -104,10 +104,19 @@ def test_a_failing_program_exits_1(project: Path, tmp_path: Path, entry: str) ->
     result = labreport(project, "build", "crash", "--out", str(tmp_path), entry=entry)
     assert result.returncode == 1, result.stderr
     assert errors(result) == [
-        "Error: crash: boom.py failed: ValueError: the data file is empty "
+        "Error: crash: boom.py failed at line 2: ValueError: the data file is empty "
         "(fix the program, or set allow_errors: true to render the failure)"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_programs_own_traceback(project: Path, tmp_path: Path) -> None:
+    result = labreport(project, "build", "crash", "--out", str(tmp_path), "--debug")
+    assert result.returncode == 1, result.stderr
+    shown = result.stderr[result.stderr.index("Traceback (most recent call last):") :]
+    assert 'File "boom.py", line 2, in <module>' in shown
+    assert "runpy" not in shown and "labreport" not in shown.split("Error:")[0]
+    assert shown.rstrip().splitlines()[-1].startswith("Error: crash: boom.py failed at line 2")
 
 
 def test_prose_that_cannot_be_rendered_exits_1(project: Path, tmp_path: Path) -> None:

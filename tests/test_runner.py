@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,7 @@ def test_exception_gives_the_users_traceback() -> None:
     assert result.traceback is not None
     assert 'File "crash.py", line 6, in <module>' in result.traceback
     assert 'File "crash.py", line 2, in divide' in result.traceback
+    assert result.line == 2  # where it was raised, in the program's own file
     assert "runpy" not in result.traceback and "harness" not in result.traceback
     # The traceback is also in the output, after what the program printed first.
     assert result.output.startswith("before the crash\nTraceback (most recent call last):")
@@ -142,3 +144,10 @@ def test_program_runs_in_a_scratch_copy(tmp_path) -> None:  # type: ignore[no-un
     result = run_program(tmp_path, "prog.py")
     assert result.ok and result.output == "42\n"
     assert not (tmp_path / "litter.txt").exists()
+
+
+def test_an_error_message_with_newlines_is_folded_to_one_line(tmp_path: Path) -> None:
+    (tmp_path / "multi.py").write_text("raise ValueError('first line\\n  second line\\n')\n")
+    result = run_program(tmp_path, "multi.py")
+    assert result.error == "ValueError: first line second line"
+    assert result.line == 1

@@ -195,7 +195,8 @@ def test_a_seed_whose_program_fails_is_reported_and_exits_1(tmp_path: Path) -> N
         "seeds: 2 check(s), 3 seeds (0, 1, 2): 1 seed(s) FAILED; "
         "of the 2 other(s): 1 held on every seed, 1 did not"
     )
-    assert lines[1].startswith("  seed 1: FAILED: seeds: draw.py failed: ValueError: unlucky seed")
+    assert lines[1].startswith("  seed 1: FAILED: seeds: draw.py failed at line ")
+    assert "ValueError: unlucky seed" in lines[1]
     assert (
         lines[2]
         == "  FAILED 1/2  The seed is small.  -- failed on seed(s) 2: results.seed_value < 2"
