@@ -4,9 +4,9 @@ Invoked as ``python -m labreport.child.harness REQUEST`` by the runner, ``REQUES
 :class:`~labreport.protocol.RunRequest` in JSON (a warm interpreter calls :func:`run` with it).
 It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the
 runner), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
-never pays for torch. Figures shown or saved are captured by the :mod:`labreport.child.mpl_backend`
-backend (selected through ``MPLBACKEND``); this module captures the ones still open when the
-program ends.
+never pays for torch. Likewise it hooks matplotlib only when the program imports it:
+:mod:`labreport.child.figures` then captures every figure saved or shown, whatever backend the
+program selects, and this module captures the ones still open when the program ends.
 
 Two safety nets are set before the program starts: ``faulthandler``, so a crash in native code
 (a segfault in a C extension) leaves a Python traceback in the output instead of a bare signal,
@@ -35,7 +35,6 @@ from typing import Any
 
 from labreport.protocol import (
     EXIT_REPORT,
-    MPL_BACKEND_MODULE,
     RESULTS_ENV,
     SEED_ENV,
     RunRequest,
@@ -44,7 +43,7 @@ from labreport.protocol import (
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Calls a hook right after a watched top-level module finishes importing, once."""
+    """Calls a hook right after a watched module finishes importing, once."""
 
     def __init__(self, hooks: dict[str, Callable[[ModuleType], None]]) -> None:
         self.hooks = hooks
@@ -96,15 +95,21 @@ def _seed_torch(seed: int) -> Callable[[ModuleType], None]:
     return hook
 
 
-def _close_open_figures() -> None:
-    """Capture figures the program left open, through the backend's show()."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return
-    import matplotlib
+def _capture_figures(module: ModuleType) -> None:
+    """Hook matplotlib's figures (and pyplot, once imported) for capture, whatever the backend."""
+    from labreport.child import figures
 
-    if MPL_BACKEND_MODULE in str(matplotlib.get_backend()) and pyplot.get_fignums():
-        pyplot.show()
+    if module.__name__ == "matplotlib.pyplot":
+        figures.install_pyplot(module)
+    else:
+        figures.install()
+
+
+def _capture_open_figures() -> None:
+    """Capture the figures the program left open."""
+    figures = sys.modules.get("labreport.child.figures")
+    if figures is not None:  # imported only when the program imported matplotlib
+        figures.capture_open()
 
 
 def _user_traceback(exc: BaseException, program: str) -> str:
@@ -137,9 +142,14 @@ def run(request: RunRequest) -> int:
         torch.set_num_threads(request.threads)
     os.environ[SEED_ENV] = str(seed)  # for run_seed(); this process is the program's own
     random.seed(seed)
-    hooks = {"numpy": _seed_numpy(seed), "torch": _seed_torch(seed)}
+    hooks = {
+        "numpy": _seed_numpy(seed),
+        "torch": _seed_torch(seed),
+        "matplotlib.figure": _capture_figures,
+        "matplotlib.pyplot": _capture_figures,
+    }
     for name in list(hooks):
-        if name in sys.modules:  # preloaded by the warm interpreter: seed it now
+        if name in sys.modules:  # preloaded by the warm interpreter: seed or hook it now
             hooks.pop(name)(sys.modules[name])
     if hooks:
         sys.meta_path.insert(0, _AfterImport(hooks))
@@ -167,7 +177,7 @@ def run(request: RunRequest) -> int:
             traceback=text,
         )
     try:
-        _close_open_figures()
+        _capture_open_figures()
     except Exception as exc:  # noqa: BLE001 - a figure that fails to draw is reported, not fatal
         sys.stderr.write(f"labreport: could not capture the open figures: {exc}\n")
     report["duration"] = time.perf_counter() - start

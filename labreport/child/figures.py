@@ -1,0 +1,259 @@
+"""Figure capture in the program's process, whatever matplotlib backend the program selects.
+
+Many programs choose a backend themselves: ``matplotlib.use("Agg")`` at the top, ``MPLBACKEND``
+set in ``os.environ``, ``plt.switch_backend("pdf")``. That replaces labreport's backend
+(:mod:`labreport.child.mpl_backend`), so capture does not live in a backend: :func:`install`
+hooks matplotlib at the figure and pyplot level instead, and works under any of them.
+
+- Every :class:`~matplotlib.figure.Figure` gets its creation number when it is made.
+- ``savefig`` (any format, any backend, through pyplot or the figure) captures the figure.
+- A blocking ``plt.show()`` captures every open figure; under labreport's backend, the stand-in
+  for a window, it then closes them, as closing the windows would. A non-blocking show
+  (``plt.show(block=False)``, ``plt.pause``, ``plt.ion()``, ``fig.show()``) only marks the
+  figures as seen: they are captured when they are closed, or at exit. So is a figure whose
+  animation is saved (its frames go through savefig): captured once, as its last frame.
+- The harness captures the figures still open when the program ends (:func:`capture_open`).
+- An interactive backend (TkAgg, QtAgg, the notebook ones...) is replaced by labreport's, so
+  no window ever opens and ``show`` never blocks.
+
+A figure is captured once, under its creation number; captured again, it keeps its place and
+its latest drawing, and a figure unchanged since it was last captured is not drawn again. Each
+capture is ``fig-NNN.svg`` in the folder named by ``RESULTS_ENV`` plus a line of
+``FIGURE_INDEX``. At most ``FIGURE_LIMIT_ENV`` distinct figures are captured (each costs tens of
+milliseconds to draw and to render); later ones are only noted as dropped, so a program that
+plots in a loop gets a marker in its record instead of a record that takes minutes to build.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from labreport.protocol import (
+    FIGURE_INDEX,
+    FIGURE_LIMIT_ENV,
+    MPL_BACKEND,
+    MPL_BACKEND_MODULE,
+    RESULTS_ENV,
+)
+
+#: matplotlib's built-in backends that draw to files only; any other backend would want a window.
+NON_INTERACTIVE = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
+# savefig formats that are raw pixel buffers: an animation writer grabbing its frames.
+_FRAME_FORMATS = frozenset({"rgba", "raw"})
+
+_sequence = itertools.count(1)
+_captured: set[int] = set()
+_capturing = False
+_originals: dict[str, Any] = {}  # what install() replaced, by name
+
+
+def _limit() -> int | None:
+    try:
+        return int(os.environ[FIGURE_LIMIT_ENV])
+    except (KeyError, ValueError):
+        return None
+
+
+def _note(folder: str, entry: dict[str, Any]) -> None:
+    with open(Path(folder, FIGURE_INDEX), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+def _title(figure: Figure) -> str:
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        return str(suptitle.get_text())
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    return "; ".join(titles)
+
+
+def _number(figure: Figure) -> int:
+    number = getattr(figure, "_labreport_number", None)
+    if number is None:  # made before install(): numbered when first seen
+        number = figure._labreport_number = next(_sequence)  # type: ignore[attr-defined]
+    return int(number)
+
+
+def _changed(figure: Figure) -> bool:
+    """Not captured yet, or changed since: matplotlib marks a figure stale on every change."""
+    return _number(figure) not in _captured or bool(figure.stale)
+
+
+def capture(figure: Figure) -> None:
+    """Write the figure's current drawing as SVG under its creation number."""
+    global _capturing
+    folder = os.environ.get(RESULTS_ENV)
+    if not folder or _capturing:
+        return
+    number = _number(figure)
+    limit = _limit()
+    if number not in _captured and limit is not None and len(_captured) >= limit:
+        _note(folder, {"number": number, "dropped": True})
+        return
+    _captured.add(number)
+    buffer = io.BytesIO()
+    _capturing = True
+    try:
+        # matplotlib's own SVG writer whatever the canvas (cairo's would differ), and fixed ids
+        # (the salt) and no date, so the same figure is the same bytes on every run.
+        with matplotlib.rc_context({"svg.hashsalt": "labreport"}):
+            _originals["savefig"](
+                figure, buffer, format="svg", backend="svg", metadata={"Date": None}
+            )
+    finally:
+        _capturing = False
+    # Drawing as SVG changes the figure's dpi and back, which marks it stale; it is not: this
+    # drawing is its latest, and any change from now on marks it stale again.
+    figure.stale = False
+    name = f"fig-{number:03d}.svg"
+    # Written whole, then renamed: a figure drawn again is never seen half-written after a kill.
+    partial = Path(folder, f".{name}.partial")
+    partial.write_bytes(buffer.getvalue())
+    os.replace(partial, Path(folder, name))
+    _note(folder, {"number": number, "file": name, "title": _title(figure)})
+
+
+def _capture_if_changed(figure: Figure) -> None:
+    if _changed(figure):
+        capture(figure)
+
+
+def _open_figures() -> list[Figure]:
+    """The figures pyplot manages, without making any of them the current one."""
+    from matplotlib._pylab_helpers import Gcf
+
+    return [manager.canvas.figure for manager in Gcf.get_all_fig_managers()]
+
+
+def _in_window(figure: Figure) -> bool:
+    """Drawn by labreport's backend, the stand-in for a window (not by one the program chose)."""
+    return type(figure.canvas).__module__ == MPL_BACKEND_MODULE
+
+
+def capture_open() -> None:
+    """Capture every figure still open (the harness calls it when the program has ended)."""
+    if "savefig" in _originals:
+        for figure in _open_figures():
+            _capture_if_changed(figure)
+
+
+def show(*args: Any, **kwargs: Any) -> None:
+    """``pyplot.show`` under any backend: capture, and never open a window or block."""
+    block = kwargs.get("block", args[0] if args else None)
+    figures = _open_figures()
+    if block is False or (block is None and matplotlib.is_interactive()):
+        for figure in figures:  # a window that stays open: captured on close or at exit
+            figure._labreport_shown = True  # type: ignore[attr-defined]
+        return
+    for figure in figures:
+        _capture_if_changed(figure)
+    import matplotlib.pyplot as plt
+
+    for figure in figures:
+        if _in_window(figure):
+            plt.close(figure)
+
+
+def _wants_window(backend: str) -> bool:
+    if backend.startswith("module://"):
+        return backend != MPL_BACKEND
+    return backend.lower() not in NON_INTERACTIVE
+
+
+def install() -> None:
+    """Hook :class:`~matplotlib.figure.Figure`, and pyplot if it is imported; once per process."""
+    if "savefig" not in _originals:
+        _install_figure()
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        install_pyplot(pyplot)
+
+
+def _install_figure() -> None:
+    init, savefig, show_figure = Figure.__init__, Figure.savefig, Figure.show
+    _originals.update(init=init, savefig=savefig, show=show_figure)
+
+    def __init__(self: Figure, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        init(self, *args, **kwargs)
+        if getattr(self, "_labreport_number", None) is None:
+            self._labreport_number = next(_sequence)  # type: ignore[attr-defined]
+
+    def savefig_and_capture(self: Figure, *args: Any, **kwargs: Any) -> None:
+        if _capturing:
+            savefig(self, *args, **kwargs)
+            return
+        # An animation being saved writes its frames through savefig (raw pixels, or files
+        # while the canvas is saving already): the figure is captured once, as its last frame
+        # is, when it is closed or at exit.
+        frame = getattr(self.canvas, "_is_saving", False) or (
+            str(kwargs.get("format", "")).lower() in _FRAME_FORMATS
+        )
+        changed = _changed(self)
+        savefig(self, *args, **kwargs)
+        if frame:
+            self._labreport_shown = True  # type: ignore[attr-defined]
+        elif changed:
+            capture(self)
+        else:
+            self.stale = False  # saving restores colours and dpi, which marks it; it is as it was
+
+    def show_window(self: Figure, *args: Any, **kwargs: Any) -> None:
+        if self.canvas.manager is None:  # not pyplot's: matplotlib says so
+            show_figure(self, *args, **kwargs)
+            return
+        self._labreport_shown = True  # type: ignore[attr-defined]
+
+    _replace(Figure, "__init__", __init__)
+    _replace(Figure, "savefig", savefig_and_capture)
+    _replace(Figure, "show", show_window)
+
+
+def _replace(owner: Any, name: str, function: Callable[..., Any]) -> None:
+    """Put ``function`` in place of ``owner.name``, under its name, qualified name and docstring
+    (pyplot checks that the methods it wraps, such as savefig, belong to Figure)."""
+    setattr(owner, name, functools.update_wrapper(function, getattr(owner, name)))
+
+
+def install_pyplot(pyplot: ModuleType) -> None:
+    """Hook ``show``, ``close`` and ``switch_backend`` of a fully imported pyplot, once."""
+    if "switch_backend" in _originals or not hasattr(pyplot, "switch_backend"):
+        return
+    if "savefig" not in _originals:
+        _install_figure()
+    plt: Any = pyplot
+    switch_backend, close = plt.switch_backend, plt.close
+    _originals.update(switch_backend=switch_backend, close=close)
+
+    def switch_to_capture(newbackend: Any) -> None:
+        # pyplot resolves its backend through this name, as do matplotlib.use() and the
+        # automatic choice, so an interactive backend never loads, whoever asked for it.
+        if isinstance(newbackend, str) and _wants_window(newbackend):
+            newbackend = MPL_BACKEND
+        switch_backend(newbackend)
+
+    def close_and_capture(fig: Any = None) -> None:
+        before = _open_figures()
+        close(fig)
+        still_open = {id(figure) for figure in _open_figures()}
+        for figure in before:
+            if id(figure) not in still_open and getattr(figure, "_labreport_shown", False):
+                _capture_if_changed(figure)  # a window the program showed, then closed
+
+    def show_and_capture(*args: Any, **kwargs: Any) -> None:
+        show(*args, **kwargs)
+
+    _replace(plt, "switch_backend", switch_to_capture)
+    _replace(plt, "close", close_and_capture)
+    _replace(plt, "show", show_and_capture)
