@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "4"  # 4: the run's environment (PyTorch kernels, threads) is captured
+RUNNER_VERSION = "5"  # 5: figures under any backend; \b and cursor-up redraws in the output
 LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
 _SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 # Environment variables that select other numeric kernels, so other float rounding, on the same
