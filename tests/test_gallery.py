@@ -96,6 +96,22 @@ def test_interactive_backend_opens_no_window_and_live_plots_are_kept(run: Run) -
     assert result.output == "done after 5 epochs\n"
 
 
+def test_a_figure_that_cannot_be_captured_does_not_stop_the_program(tmp_path: Path) -> None:
+    (tmp_path / "svg_broken.py").write_text(
+        "import matplotlib.pyplot as plt\n"
+        "from matplotlib.backends import backend_svg\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('no SVG today')\n"
+        "backend_svg.FigureCanvasSVG.print_svg = broken\n"
+        "plt.plot([1, 2]); plt.savefig('fine.png'); print('went on')\n"
+    )
+    result = run_program(tmp_path, "svg_broken.py", limits=LIMITS)
+    assert result.ok and result.figures == ()
+    assert result.output == (
+        "labreport: could not capture a figure: RuntimeError('no SVG today')\nwent on\n"
+    )
+
+
 # ------------------------------------------------------------------ arguments, files, checkpoints
 
 

@@ -92,11 +92,22 @@ def _changed(figure: Figure) -> bool:
 
 
 def capture(figure: Figure) -> None:
-    """Write the figure's current drawing as SVG under its creation number."""
-    global _capturing
+    """Write the figure's current drawing as SVG under its creation number.
+
+    A figure that cannot be drawn as SVG is reported on stderr and the program goes on: its
+    own savefig worked, and a failure of labreport's must not become the program's.
+    """
     folder = os.environ.get(RESULTS_ENV)
     if not folder or _capturing:
         return
+    try:
+        _capture(figure, folder)
+    except Exception as exc:  # noqa: BLE001 - reported in the record's output, never raised
+        sys.stderr.write(f"labreport: could not capture a figure: {exc!r}\n")
+
+
+def _capture(figure: Figure, folder: str) -> None:
+    global _capturing
     number = _number(figure)
     limit = _limit()
     if number not in _captured and limit is not None and len(_captured) >= limit:
