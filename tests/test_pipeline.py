@@ -75,7 +75,8 @@ def test_without_a_shared_workdir_each_program_starts_from_the_folder(tmp_path: 
     spec.write_text(spec.read_text().replace("workdir: shared\n", ""))
     done = labreport(root, "build", "chain", "--format", "html")
     assert done.returncode == 1
-    assert "fit.py failed: FileNotFoundError" in done.stderr and "points.csv" in done.stderr
+    assert "fit.py failed at line 7: FileNotFoundError" in done.stderr, done.stderr
+    assert "points.csv" in done.stderr
 
 
 def test_a_file_the_program_did_not_write_is_a_warning(tmp_path: Path) -> None:
