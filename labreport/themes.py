@@ -9,9 +9,7 @@ a file of the theme as a ``data:`` URI.
 
 from __future__ import annotations
 
-import base64
 import difflib
-import mimetypes
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from labreport.embed import EmbedError, check_size, data_uri
 from labreport.errors import LabreportError, OutputError, ProjectError, RenderError, UsageError
 from labreport.project import CONFIG_NAME, Project
 
@@ -30,7 +29,6 @@ ENTRY = "record.html"
 THEME_INFO = "theme.toml"  # what a theme says about itself: the spec fields it shows
 BUILTIN_PREFIX = "builtin/"
 #: Largest asset (logo, font, image) a theme may inline: records are mailed around.
-MAX_ASSET_BYTES = 2 * 1024 * 1024
 
 
 def builtin_templates_dir() -> Path:
@@ -123,13 +121,11 @@ class ThemeSearchPath:
         self-contained file and WeasyPrint needs to fetch nothing."""
         path = self.find_file(name)
         data = path.read_bytes()
-        if len(data) > MAX_ASSET_BYTES:
-            raise RenderError(
-                f"{path}: asset is {len(data) // 1024} KiB; shrink it below "
-                f"{MAX_ASSET_BYTES // 1024 // 1024} MiB (records are mailed around)"
-            )
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return Markup(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
+        try:
+            check_size(data)
+        except EmbedError as exc:
+            raise RenderError(f"asset {exc.what}", where=str(path), fix=exc.fix) from exc
+        return Markup(data_uri(data, path.name))
 
     def eject(self, theme: str, target_root: Path, force: bool) -> Path:
         """Copy a built-in theme to ``target_root/theme`` for editing; never clobber silently."""
