@@ -61,15 +61,18 @@ class PreviewState:
         self.building = True
 
     def publish(self, ids: list[str], outcomes: Iterable[ExperimentOutcome]) -> None:
+        """Show ``outcomes``, one per served id. Every outcome counts, "up to date" too: undoing
+        a typo, or mending ``labreport.toml``, brings the inputs back to those of the last good
+        build, which the builder then calls up to date without building, and that must clear
+        the error shown since. Pages reload (the generation moves) only when what they show
+        may have changed, so a build that changed nothing leaves the open page alone."""
+        outcomes = list(outcomes)
+        errors = {o.id: o.error or "build failed" for o in outcomes if o.status == "failed"}
+        rebuilt = any(o.status == "built" for o in outcomes)
         with self.lock:
-            for outcome in outcomes:
-                if outcome.status == "failed":
-                    self.errors[outcome.id] = outcome.error or "build failed"
-                else:
-                    self.errors.pop(outcome.id, None)
-            self.ids = ids
-            self.building = False
-            self.generation += 1
+            if rebuilt or self.building or errors != self.errors or ids != self.ids:
+                self.generation += 1
+            self.ids, self.errors, self.building = ids, errors, False
 
 
 def _snapshot(paths: Iterable[Path]) -> dict[str, tuple[int, int]]:
@@ -144,9 +147,7 @@ class PreviewServer:
         ids = self._ids()
         with builder:
             outcomes = build_many(builder, ids, 1)
-        changed = [o for o in outcomes if o.status != "up-to-date"]
-        if changed or not self.state.generation:
-            self.state.publish(ids, outcomes)
+        self.state.publish(ids, outcomes)
         for outcome in outcomes:
             if outcome.status == "failed":
                 self.progress.stream.write(f"Error: {outcome.error}\n")

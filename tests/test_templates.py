@@ -1,13 +1,10 @@
-"""Issue 5: template overrides, themes on the command line, init/new/validate/schema, serve."""
+"""Issue 5: template overrides, themes on the command line, init/new/validate/schema.
+(serve: tests/test_serve.py.)"""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -222,60 +219,3 @@ def test_schema_accepts_course_specs_and_rejects_a_broken_one(in_repo: Path) -> 
     messages = sorted(e.message for e in validator.iter_errors(broken))
     assert any("'aim' is a required property" in m for m in messages)
     assert any("'sede' was unexpected" in m for m in messages)
-
-
-# ------------------------------------------------------------------------------ serve
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
-        return str(response.read().decode("utf-8"))
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the preview server")
-
-
-def test_serve_answers_on_loopback_and_rebuilds_after_a_change(mini: Path) -> None:
-    log = (mini.parent / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "labreport", "serve", "beta", "--port", "0"],
-        cwd=mini, stdout=subprocess.PIPE, stderr=log, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.match(r"Serving (http://127\.0\.0\.1:\d+/) ", line)
-        assert match, line
-        base = match.group(1)
-
-        def status() -> dict[str, object]:
-            return dict(json.loads(_get(base + "__labreport__/status")))
-
-        _wait_for(lambda: status()["generation"] == 1)
-        page = _get(base + "beta.html")
-        assert "Two programs on a worksheet" in page and "/__labreport__/generation" in page
-        assert "beta.html" in _get(base)
-
-        spec = mini / "experiments/beta/experiment.yaml"
-        spec.write_text(spec.read_text().replace("To fill a worksheet.", "To fill it live."))
-        _wait_for(lambda: status()["generation"] == 2)
-        assert "To fill it live." in _get(base + "beta.html")
-        assert not (mini / "build").exists(), "the preview does not touch build/"
-
-        spec.write_text(spec.read_text() + "bogus_key: 1\n")
-        _wait_for(lambda: status()["generation"] == 3)
-        page = _get(base + "beta.html")
-        assert "build failed" in page and "bogus_key: unknown key" in page
-        assert process.poll() is None, "a build error does not stop the server"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        assert process.stdout is not None
-        process.stdout.close()
-        log.close()
