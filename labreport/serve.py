@@ -1,8 +1,9 @@
 """``labreport serve``: build, serve the HTML on loopback, rebuild on change, reload the page.
 
 The loop is deliberately simple: poll the modification times of everything a record depends on
-(the experiments' folders, ``labreport.toml``, the template folders) twice a second and, on any
-change, hand the served experiments to the ordinary :class:`~labreport.build.Builder`. Its
+(the experiments' folders, ``labreport.toml``, the template folders) four times a second and, on
+any change since the last build *started*, hand the served experiments to the ordinary
+:class:`~labreport.build.Builder`, so that no save is lost, not even one made during a build. Its
 up-to-date stamps and run cache decide what is affected: a prose edit re-renders one record
 without running anything, a code edit re-runs that program only. The page asks the server for a
 generation number and reloads itself when it changes; the script is added when a page is
@@ -31,6 +32,7 @@ from labreport.progress import LineProgress
 from labreport.project import Project, load_project
 from labreport.results import ExperimentOutcome
 from labreport.spec import discover
+from labreport.themes import builtin_templates_dir
 from labreport.warm import WarmPool
 
 POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
@@ -75,23 +77,27 @@ class PreviewState:
             self.ids, self.errors, self.building = ids, errors, False
 
 
-def _snapshot(paths: Iterable[Path]) -> dict[str, tuple[int, int]]:
-    """Modification time and size of every file under ``paths``; cheap enough to poll."""
-    seen: dict[str, tuple[int, int]] = {}
+# The folders the build's digests skip (fingerprint._SKIPPED_DIRS): whatever else the build
+# reads, the watch must see, or an edit to it would wait for some other edit to be built.
+_UNWATCHED = frozenset({"__pycache__", ".ipynb_checkpoints"})
+Snapshot = dict[str, tuple[int, int, int]]
+
+
+def _snapshot(paths: Iterable[Path]) -> Snapshot:
+    """Modification time, size and inode of every file under ``paths`` (a missing path has
+    none); cheap enough to poll. The inode tells an editor's save-by-rename apart."""
+    seen: Snapshot = {}
     for root in paths:
-        if root.is_file():
-            stat = root.stat()
-            seen[str(root)] = (stat.st_mtime_ns, stat.st_size)
-            continue
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        tree = os.walk(root) if root.is_dir() else [(str(root.parent), [], [root.name])]
+        for folder, dirs, files in tree:
+            dirs[:] = [d for d in dirs if d not in _UNWATCHED]
             for name in files:
                 path = os.path.join(folder, name)
                 try:
                     stat = os.stat(path)
                 except OSError:
                     continue
-                seen[path] = (stat.st_mtime_ns, stat.st_size)
+                seen[path] = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     return seen
 
 
@@ -127,12 +133,16 @@ class PreviewServer:
     def _ids(self) -> list[str]:
         return self.requested or discover(self.project.experiments_dir)
 
-    def _watched(self, builder: Builder) -> list[Path]:
-        paths = [self.project.experiments_dir, self.project.config_path]
-        return paths + list(builder.search_path.folders)
+    def _watched(self) -> list[Path]:
+        """Every file a build of this project reads: the experiments, ``labreport.toml`` and
+        the template folders, the project's even before it exists (creating it is an edit)."""
+        configured = self.project.config.templates_dir
+        folders = [self.templates_dir] if self.templates_dir else []
+        folders += [self.project.root / (configured or "templates"), builtin_templates_dir()]
+        return [self.project.experiments_dir, self.project.config_path, *folders]
 
-    def build_once(self) -> list[Path]:
-        """Build what changed; publish the outcome; return the paths to watch next."""
+    def build_once(self) -> None:
+        """Build what changed and publish the outcome."""
         try:
             self.project = load_project(self.project.root)
             options = BuildOptions(
@@ -143,7 +153,7 @@ class PreviewServer:
             ids = self._ids()
             failed = [ExperimentOutcome(i, "failed", error=exc.format_message()) for i in ids]
             self.state.publish(ids, failed)
-            return [self.project.experiments_dir, self.project.config_path]
+            return
         ids = self._ids()
         with builder:
             outcomes = build_many(builder, ids, 1)
@@ -151,22 +161,24 @@ class PreviewServer:
         for outcome in outcomes:
             if outcome.status == "failed":
                 self.progress.stream.write(f"Error: {outcome.error}\n")
-        return self._watched(builder)
 
     def serve_forever(self) -> None:
-        """Serve in a background thread; build and watch in this one until Ctrl-C."""
+        """Serve in a background thread; build and watch in this one until Ctrl-C.
+
+        The snapshot is taken *before* each build, so a save that lands while the build runs
+        (a 30 s training run, or the settle pause) differs from it and starts the next build.
+        A snapshot taken after the build would already contain that save and never build it.
+        A build with nothing to do costs a few hashes: the builder decides what is stale.
+        """
         thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         thread.start()
         try:
-            watched = self.build_once()
-            before = _snapshot(watched)
             while True:
-                time.sleep(POLL_SECONDS)
-                now = _snapshot(watched)
-                if now != before:
-                    time.sleep(SETTLE_SECONDS)
-                    watched = self.build_once()
-                    before = _snapshot(watched)
+                before = _snapshot(self._watched())
+                self.build_once()
+                while _snapshot(self._watched()) == before:
+                    time.sleep(POLL_SECONDS)
+                time.sleep(SETTLE_SECONDS)  # let an editor finish writing
         finally:
             self.httpd.shutdown()
             self.httpd.server_close()

@@ -147,3 +147,86 @@ def test_a_broken_then_fixed_labreport_toml_brings_every_record_back(mini: Path)
         config.write_text(good)
         preview.wait_for("alpha", "To draw a line.", gone="build failed")
         preview.wait_for("beta", "To fill a worksheet.", gone="build failed")
+
+
+def test_template_edits_show_including_a_new_templates_folder(mini: Path) -> None:
+    """The project had no templates/ folder when serve started: creating it is an edit too."""
+    theme = mini / "templates" / "worksheet"
+    record = theme / "record.html"
+
+    def override(heading: str, end: str = "{% endblock %}") -> None:
+        theme.mkdir(parents=True, exist_ok=True)
+        record.write_text(
+            '{% extends "builtin/worksheet/record.html" %}\n'
+            "{% block heading %}<h1>" + heading + "</h1>" + end + "\n"
+        )
+
+    with serving(mini, "beta") as preview:
+        preview.wait_for("beta", "Two programs on a worksheet")
+        override("From the project")
+        preview.wait_for("beta", "From the project")
+        override("Edited again")
+        preview.wait_for("beta", "Edited again")
+        override("Broken", end="")  # a block left open
+        preview.wait_for("beta", "build failed")
+        override("Mended")
+        preview.wait_for("beta", "Mended", gone="build failed")
+        record.unlink()
+        preview.wait_for("beta", "Two programs on a worksheet", gone="Mended")
+
+
+def test_quick_successive_saves_end_on_the_last_one(mini: Path) -> None:
+    """Saves closer together than a poll, a settle or a build: the page ends on the last."""
+    spec = mini / "experiments/beta/experiment.yaml"
+    good = spec.read_text()
+    with serving(mini, "beta") as preview:
+        preview.wait_for("beta", "To fill a worksheet.")
+        for step, pause in enumerate((0.0, 0.05, 0.12, 0.3, 0.6, 0.02, 0.2)):
+            spec.write_text(good.replace("To fill a worksheet.", f"Save number {step}."))
+            time.sleep(pause)
+        preview.wait_for("beta", "Save number 6.")
+
+
+# ------------------------------------------------------------------------------ during a build
+
+GATED = """\
+import pathlib
+import time
+
+from labreport.record import record
+
+VERSION = 1
+pathlib.Path({folder!r}, f"started-{{VERSION}}").touch()
+gate = pathlib.Path({folder!r}, f"go-{{VERSION}}")
+deadline = time.monotonic() + 300  # never outlive a test that failed
+while not gate.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+record("version", VERSION)
+"""
+
+
+def test_an_edit_saved_during_a_build_is_built_next(mini: Path, tmp_path: Path) -> None:
+    """The program waits for a file the test creates, so the edits land while it runs: the
+    spec (already read by this build) and the program itself (already copied for this run)."""
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    folder = mini / "experiments" / "slow"
+    folder.mkdir()
+    (folder / "gated.py").write_text(GATED.format(folder=str(gates)))
+    spec = folder / "experiment.yaml"
+    spec.write_text(
+        "number: 3\ntitle: A slow one\naim: The first aim.\nprograms:\n  - code: gated.py\n"
+        "result: It recorded version {{ results.version }}.\n"
+    )
+    with serving(mini, "slow") as preview:
+        deadline = time.monotonic() + DEADLINE
+        while not (gates / "started-1").exists():
+            assert time.monotonic() < deadline, (gates, preview.log.read_text())
+            time.sleep(0.05)
+        replace(spec, "The first aim.", "The aim saved during the run.")
+        replace(folder / "gated.py", "VERSION = 1", "VERSION = 2")
+        (gates / "go-1").touch()  # the first build ends now, with the old aim and version 1
+        (gates / "go-2").touch()
+        preview.wait_for("slow", "It recorded version 2.")
+        text = preview.wait_for("slow", "The aim saved during the run.")
+        assert "The first aim." not in text
