@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import http.server
 import json
+import logging
 import os
 import re
 import sys
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from labreport.batch import build_many
+from labreport.batch import terminations_interrupt
 from labreport.build import Builder, BuildOptions
 from labreport.errors import LabreportError, UsageError
 from labreport.ids import ID_TEXT
@@ -34,6 +35,8 @@ from labreport.results import ExperimentOutcome
 from labreport.spec import discover
 from labreport.themes import builtin_templates_dir
 from labreport.warm import WarmPool
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
 SETTLE_SECONDS = 0.1  # after a change, let an editor finish writing
@@ -101,6 +104,17 @@ def _snapshot(paths: Iterable[Path]) -> Snapshot:
     return seen
 
 
+def _build_one(builder: Builder, exp_id: str) -> ExperimentOutcome:
+    """``builder.build(exp_id)``; an error that is not a user's (a bug, or a template that
+    divides by zero) fails this experiment's page instead of ending the preview."""
+    try:
+        return builder.build(exp_id)
+    except Exception as exc:  # noqa: BLE001 - shown on the page; the preview keeps serving
+        log.debug("building %s", exp_id, exc_info=True)
+        error = f"internal error in labreport: {type(exc).__name__}: {exc} (please report it)"
+        return ExperimentOutcome(exp_id, "failed", error=error)
+
+
 class PreviewServer:
     """One project's live preview on ``127.0.0.1:port``."""
 
@@ -155,8 +169,8 @@ class PreviewServer:
             self.state.publish(ids, failed)
             return
         ids = self._ids()
-        with builder:
-            outcomes = build_many(builder, ids, 1)
+        with builder, terminations_interrupt():
+            outcomes = [_build_one(builder, exp_id) for exp_id in ids]
         self.state.publish(ids, outcomes)
         for outcome in outcomes:
             if outcome.status == "failed":

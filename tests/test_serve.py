@@ -169,6 +169,8 @@ def test_template_edits_show_including_a_new_templates_folder(mini: Path) -> Non
         preview.wait_for("beta", "Edited again")
         override("Broken", end="")  # a block left open
         preview.wait_for("beta", "build failed")
+        override("{{ 1 / 0 }}")  # not a user error the builder names: the server stays up
+        assert "build failed" in preview.wait_for("beta", "ZeroDivisionError")
         override("Mended")
         preview.wait_for("beta", "Mended", gone="build failed")
         record.unlink()
