@@ -180,8 +180,8 @@ class PreviewServer:
         """Serve in a background thread; build and watch in this one until Ctrl-C.
 
         The snapshot is taken *before* each build, so a save that lands while the build runs
-        (a 30 s training run, or the settle pause) differs from it and starts the next build.
-        A snapshot taken after the build would already contain that save and never build it.
+        (say, during a 30 s training run) differs from it and starts the next build; a snapshot
+        taken after the build would already hold that save, which would wait for another edit.
         A build with nothing to do costs a few hashes: the builder decides what is stale.
         """
         thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
