@@ -8,6 +8,7 @@ imports nothing heavy: versions come from the installed metadata, not from impor
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import platform
@@ -18,7 +19,18 @@ from pathlib import Path
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
 RUNNER_VERSION = "5"  # 5: figures under any backend; \b and cursor-up redraws in the output
 LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
-_SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
+# Not inputs of a run: caches, and what editors leave beside the file being edited (vim's
+# .x.swp, emacs's x~ and .#x, macOS's .DS_Store), rewritten while one types. Digests, scratch
+# copies and serve's watch all skip them, so a long training is not re-run for a keystroke.
+SKIPPED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints"})
+SKIPPED_FILES = ("*.pyc", "*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", ".DS_Store")
+
+
+def skipped_file(name: str) -> bool:
+    """Whether a file named ``name`` is an editor's or a cache's, not an input."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in SKIPPED_FILES)
+
+
 # Environment variables that select other numeric kernels, so other float rounding, on the same
 # CPU (../shared/tools/stranger-machine.sh uses the first three).
 NUMERIC_SETTINGS = (
@@ -75,7 +87,9 @@ def folder_digest(folder: Path, *, skip: frozenset[str]) -> dict[str, str]:
     digests = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if any(part in _SKIPPED_DIRS for part in rel.parts) or str(rel) in skip:
+        if any(part in SKIPPED_DIRS for part in rel.parts) or str(rel) in skip:
+            continue
+        if skipped_file(path.name):
             continue
         if path.is_file():
             digests[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -36,6 +36,7 @@ from typing import IO, Any, Literal
 from labreport import process
 from labreport.console import terminal_text
 from labreport.embed import MAX_EMBED_BYTES
+from labreport.fingerprint import SKIPPED_DIRS, SKIPPED_FILES
 from labreport.protocol import (
     EXIT_REPORT,
     FIGURE_INDEX,
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 _TICK = 0.05  # seconds between checks of timeout, memory and cancellation
 _DRAIN_GRACE = 2.0  # seconds to wait for the rest of the output once the tree is killed
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+_IGNORED = shutil.ignore_patterns(*SKIPPED_DIRS, *SKIPPED_FILES)
 
 
 def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:

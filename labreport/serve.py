@@ -28,6 +28,7 @@ from typing import Any
 from labreport.batch import terminations_interrupt
 from labreport.build import Builder, BuildOptions
 from labreport.errors import LabreportError, UsageError
+from labreport.fingerprint import SKIPPED_DIRS, skipped_file
 from labreport.ids import ID_TEXT
 from labreport.progress import LineProgress
 from labreport.project import Project, load_project
@@ -80,9 +81,9 @@ class PreviewState:
             self.ids, self.errors, self.building = ids, errors, False
 
 
-# The folders the build's digests skip (fingerprint._SKIPPED_DIRS): whatever else the build
-# reads, the watch must see, or an edit to it would wait for some other edit to be built.
-_UNWATCHED = frozenset({"__pycache__", ".ipynb_checkpoints"})
+# The watch skips exactly what the build's digests skip (fingerprint.SKIPPED_DIRS and
+# skipped_file): whatever else the build reads, the watch must see, or an edit to it would wait
+# for some other edit to be built.
 Snapshot = dict[str, tuple[int, int, int]]
 
 
@@ -93,8 +94,10 @@ def _snapshot(paths: Iterable[Path]) -> Snapshot:
     for root in paths:
         tree = os.walk(root) if root.is_dir() else [(str(root.parent), [], [root.name])]
         for folder, dirs, files in tree:
-            dirs[:] = [d for d in dirs if d not in _UNWATCHED]
+            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
             for name in files:
+                if skipped_file(name):
+                    continue
                 path = os.path.join(folder, name)
                 try:
                     stat = os.stat(path)

@@ -80,6 +80,15 @@ def test_data_file_change_reruns(mini: Path) -> None:
     assert "The slope is 2.0." in (mini / "build/alpha.html").read_text()
 
 
+def test_files_an_editor_leaves_beside_the_spec_change_nothing(mini: Path) -> None:
+    build(mini, "alpha", formats=("html",))
+    folder = mini / "experiments/alpha"
+    for name in (".experiment.yaml.swp", "line.py~", ".#line.py", ".DS_Store"):
+        (folder / name).write_bytes(b"editor state")
+    events = build(mini, "alpha", formats=("html",))
+    assert events.ran == [] and events.outcomes[0].status == "up-to-date"
+
+
 def test_prose_change_rerenders_without_rerunning(mini: Path) -> None:
     build(mini, "alpha", formats=("html",))
     spec = mini / "experiments/alpha/experiment.yaml"
