@@ -381,6 +381,13 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
         raise RenderError(f"{location}{exc.format_message()}") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc) or name + ': '}{exc}") from exc
+    except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        # A template's own mistake ({{ 1/0 }}, a filter on the wrong type): the theme's to fix,
+        # not a bug in labreport. Only when a template frame raised it; else it is ours.
+        location = _template_location(exc)
+        if not location:
+            raise
+        raise RenderError(f"{location}{type(exc).__name__}: {exc}") from exc
 
 
 def _template_location(exc: BaseException) -> str:

@@ -713,8 +713,9 @@ def test_markup_and_template_syntax_are_shown_literally(
     [
         ("{% block aim %}\n{% if %}\n{% endblock %}", 3, "template syntax error: "),
         ("{% block aim %}\n\n{{ aim.nope() }}\n{% endblock %}", 4, "has no attribute 'nope'"),
+        ("{% block aim %}\n{{ 1 / 0 }}\n{% endblock %}", 3, "ZeroDivisionError: division by zero"),
     ],
-    ids=["syntax", "runtime"],
+    ids=["syntax", "runtime", "arithmetic"],
 )
 def test_template_error_names_file_and_line_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, line: int, message: str
