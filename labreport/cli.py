@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from labreport import __version__
+from labreport.console import terminal_line, terminal_lines
 from labreport.errors import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -221,6 +222,20 @@ def _build_and_report(
     _summarise(outcomes, time.perf_counter() - start, quiet)
 
 
+def _echo_error(message: str) -> None:
+    """``message`` (one problem a line) as error lines on stderr, each line made safe for the
+    terminal and starting with ``Error:``, so that no text from a program or a spec can pass
+    for a line of labreport's own."""
+    for line in terminal_lines(message):
+        click.echo(f"Error: {line}", err=True)
+
+
+def _show_error(exc: LabreportError) -> None:
+    """A user-facing error: each of its problems on one line, made safe for the terminal."""
+    for problem in exc.problems:
+        click.echo(f"Error: {terminal_line(str(problem))}", err=True)
+
+
 def _progress_display(quiet: bool) -> LineProgress:
     from labreport.progress import LineProgress, LiveProgress
 
@@ -250,14 +265,14 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
         )
     for exp_id, claim in unbacked:
         click.echo(
-            f"Warning: {exp_id}: check failed: {claim} (the record marks it failed; "
-            "--strict makes this an error)",
+            f"Warning: {exp_id}: check failed: {terminal_line(claim)} (the record marks it "
+            "failed; --strict makes this an error)",
             err=True,
         )
     for outcome in failed:
         if outcome.detail and _state["debug"]:
-            click.echo(outcome.detail.rstrip("\n"), err=True)
-        click.echo(f"Error: {outcome.error}", err=True)
+            click.echo("\n".join(terminal_lines(outcome.detail.rstrip("\n"))), err=True)
+        _echo_error(outcome.error or "build failed")
     if failed:
         raise click.exceptions.Exit(max(o.exit_code for o in failed))
 
@@ -345,7 +360,7 @@ def verify(
         progress.close()
     for verdict in verdicts:
         for line in describe(verdict):
-            click.echo(line)
+            click.echo(terminal_line(line))
     code = exit_code(verdicts)
     if code:
         shaky = [v.id for v in verdicts if not v.holds]
@@ -380,11 +395,13 @@ def list_experiments() -> None:
             rows.append((exp_id, "", "", ""))
             continue
         spec = source.spec
-        rows.append((exp_id, str(spec.number), spec.title, spec.theme))
+        rows.append(
+            (exp_id, str(spec.number), terminal_line(spec.title), terminal_line(spec.theme))
+        )
     if not rows:
         click.echo(f"no experiments in {project.experiments_dir}", err=True)
         return
-    reasons = {exp_id: _one_line_reason(exc) for exp_id, exc in broken}
+    reasons = {exp_id: terminal_line(_one_line_reason(exc)) for exp_id, exc in broken}
     header = ("ID", "NO.", "TITLE", "THEME")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
@@ -393,8 +410,7 @@ def list_experiments() -> None:
             continue
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
     for _, error in broken:
-        for problem in error.problems:
-            click.echo(f"Error: {problem}", err=True)
+        _show_error(error)
     if broken:
         raise click.exceptions.Exit(EXIT_FAILED)  # listed, but not every spec can be built
 
@@ -431,7 +447,9 @@ def templates_list(templates_dir: Path | None) -> None:
     rows = []
     for theme in search_path.sources():
         hides = f"  (hides the {' and '.join(theme.hides)} one)" if theme.hides else ""
-        rows.append((theme.name, theme.origin, _shown(theme.folder) + hides))
+        rows.append(
+            (terminal_line(theme.name), theme.origin, terminal_line(_shown(theme.folder) + hides))
+        )
     header = ("THEME", "FROM", "FOLDER")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(2)]
     for row in [header, *rows]:
@@ -529,7 +547,8 @@ def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     for exp_id in ids:
         problems += validate_experiment(project, exp_id, search_path)
     for problem in problems:
-        click.echo(f"{'Error' if problem.exit_code else 'Warning'}: {problem}", err=True)
+        kind = "Error" if problem.exit_code else "Warning"
+        click.echo(f"{kind}: {terminal_line(str(problem))}", err=True)
     errors = [problem for problem in problems if problem.exit_code]
     if errors:
         raise ValidationFailed(
@@ -592,7 +611,7 @@ def main() -> None:
     except LabreportError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        exc.show()
+        _show_error(exc)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -609,7 +628,7 @@ def main() -> None:
         if _state["debug"]:
             raise
         click.echo(
-            f"Error: internal error in labreport: {type(exc).__name__}: {exc} "
+            f"Error: internal error in labreport: {type(exc).__name__}: {terminal_line(str(exc))} "
             "(run again with --debug for the traceback, and please report it)",
             err=True,
         )

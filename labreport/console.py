@@ -118,3 +118,31 @@ def terminal_text(raw: bytes) -> str:
     if start < len(text):
         screen.write(_CONTROL.sub("", text[start:]))
     return screen.text()
+
+
+# What must not reach a terminal raw from a program or a spec: C0 and C1 control codes (ESC
+# starts window-title, clipboard and screen-clearing sequences; a newline fakes a line of
+# labreport's own), DEL, the bidirectional controls that reorder what is shown (Trojan Source),
+# and the Unicode line and paragraph separators.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def terminal_line(text: str) -> str:
+    """``text`` (from a program or a spec) as one line that is safe to print on a terminal:
+    every control character, newlines included, is shown as its escape (``\\x1b``, ``\\n``,
+    ``\\u202e``), so it can neither drive the terminal nor fake a line of labreport's own.
+    Everything labreport prints that came from a program or a spec passes through here."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def terminal_lines(text: str) -> list[str]:
+    """``text`` that is several lines by design (an error with several problems, a traceback),
+    each line made safe by :func:`terminal_line`."""
+    return [terminal_line(line) for line in text.split("\n")]

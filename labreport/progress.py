@@ -1,7 +1,9 @@
 """Progress of a build: a live display on a terminal, one line per event otherwise.
 
 Library code reports through :class:`labreport.build.BuildEvents`; these classes are the CLI's
-two ways of showing it. With ``quiet`` only failures and warnings are shown.
+two ways of showing it. With ``quiet`` only failures and warnings are shown. Every line passes
+through :func:`labreport.console.terminal_line`: a program's error, a spec's code path or a
+warning quoting a spec can neither drive the terminal nor fake a line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import threading
 import time
 from typing import TextIO
 
+from labreport.console import terminal_line
 from labreport.results import ExperimentOutcome, RunResult
 
 
@@ -42,7 +45,7 @@ class LineProgress:
         if self.quiet and not important:
             return
         with self._lock:
-            print(text, file=self.stream, flush=True)
+            print(terminal_line(text), file=self.stream, flush=True)
 
     def program_started(self, exp_id: str, code: str) -> None:
         self._say(f"{exp_id}: running {code} ...")
@@ -76,10 +79,10 @@ class LiveProgress(LineProgress):
         with self._lock:
             out = "\x1b[1A\x1b[2K" * self._drawn
             if line is not None:
-                out += line + "\n"
+                out += terminal_line(line) + "\n"
             now = time.monotonic()
             rows = [
-                f"  running {exp_id} · {code} · {now - started:5.1f} s"
+                terminal_line(f"  running {exp_id} · {code} · {now - started:5.1f} s")
                 for (exp_id, code), started in sorted(self._running.items())
             ]
             out += "".join(row + "\n" for row in rows)
