@@ -8,6 +8,12 @@ up-to-date stamps and run cache decide what is affected: a prose edit re-renders
 without running anything, a code edit re-runs that program only. The page asks the server for a
 generation number and reloads itself when it changes; the script is added when a page is
 served, never written into the record on disk.
+
+The server listens on loopback, but a page from anywhere can make the browser reach it through
+DNS rebinding (a name of the attacker's that comes to resolve to 127.0.0.1). So it answers only
+requests whose ``Host`` names loopback and its port (``127.0.0.1:PORT``, ``localhost:PORT``,
+``[::1]:PORT``): a rebound page sends its own name, and gets 403. The status endpoint, read by
+scripts, names no absolute path of the machine.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 from labreport.batch import terminations_interrupt
 from labreport.build import Builder, BuildOptions
+from labreport.console import terminal_lines
 from labreport.errors import LabreportError, UsageError
 from labreport.fingerprint import SKIPPED_DIRS, skipped_file
 from labreport.ids import ID_TEXT
@@ -43,6 +50,10 @@ POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
 SETTLE_SECONDS = 0.1  # after a change, let an editor finish writing
 PREVIEW_DIR = "preview"
 _PAGE = re.compile(rf"^/({ID_TEXT})\.html$")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# An absolute path in a message: a "/" that starts a word, then what a path holds up to a space,
+# a quote, a bracket or a colon (which would start a :line). "1 / 0" and "a/b" are not paths.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w./:~-])/[^\s'\"`<>()\[\]{},;:|]+")
 _RELOAD = """<script>
 (function () {{
   var seen = {generation};
@@ -135,13 +146,12 @@ class PreviewServer:
         self.warm = WarmPool()
         handler = _handler_for(self)
         try:
-            self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+            self.httpd = _Server(("127.0.0.1", port), handler)
         except OSError as exc:
             raise UsageError(
                 f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
                 "choose another port, or --port 0 for any free one"
             ) from exc
-        self.httpd.daemon_threads = True
 
     @property
     def url(self) -> str:
@@ -177,7 +187,8 @@ class PreviewServer:
         self.state.publish(ids, outcomes)
         for outcome in outcomes:
             if outcome.status == "failed":
-                self.progress.stream.write(f"Error: {outcome.error}\n")
+                for line in terminal_lines(outcome.error or "build failed"):
+                    self.progress.stream.write(f"Error: {line}\n")
 
     def serve_forever(self) -> None:
         """Serve in a background thread; build and watch in this one until Ctrl-C.
@@ -202,6 +213,30 @@ class PreviewServer:
             self.warm.close()
 
     # ------------------------------------------------------------------ pages
+    def allowed_host(self, host: str | None) -> bool:
+        """Whether a request's ``Host`` header names this server on loopback."""
+        port = self.httpd.server_address[1]
+        wanted = {f"{name}:{port}" for name in _LOOPBACK_NAMES}
+        if port == 80:  # the default port may go unsaid
+            wanted.update(_LOOPBACK_NAMES)
+        return host is not None and host.strip().lower() in wanted
+
+    def status(self) -> dict[str, Any]:
+        """``/__labreport__/status``: the generation, the ids and each failed one's error, with
+        the project's root made relative and every other absolute path cut to its last part."""
+        with self.state.lock:
+            generation, ids, errors = (
+                self.state.generation, list(self.state.ids), dict(self.state.errors),
+            )  # fmt: skip
+        root = str(self.project.root)
+        shown = {
+            exp_id: _ABSOLUTE_PATH.sub(
+                _last_part, error.replace(root + os.sep, "").replace(root, ".")
+            )
+            for exp_id, error in errors.items()
+        }
+        return {"generation": generation, "experiments": ids, "errors": shown}
+
     def page(self, exp_id: str) -> tuple[int, bytes]:
         with self.state.lock:
             error = self.state.errors.get(exp_id)
@@ -251,21 +286,38 @@ class PreviewServer:
         ).encode()
 
 
+def _last_part(match: re.Match[str]) -> str:
+    return "\u2026/" + match.group().rstrip("/").rsplit("/", 1)[-1]
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    """A client that goes away mid-request (a reload, a closed tab) is not an error to report."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset...
+            return
+        super().handle_error(request, client_address)
+
+
 def _handler_for(server: PreviewServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             path = self.path.split("?", 1)[0]
-            if path == "/__labreport__/generation":
+            if not server.allowed_host(self.headers.get("Host")):
+                status, kind = 403, "text/plain; charset=utf-8"
+                port = server.httpd.server_address[1]
+                body = (
+                    f"forbidden: this preview answers only requests for 127.0.0.1:{port}, "
+                    f"localhost:{port} or [::1]:{port}\n"
+                ).encode()
+            elif path == "/__labreport__/generation":
                 with server.state.lock:
                     status, body, kind = 200, str(server.state.generation).encode(), "text/plain"
             elif path == "/__labreport__/status":
-                with server.state.lock:
-                    data: dict[str, Any] = {
-                        "generation": server.state.generation,
-                        "experiments": server.state.ids,
-                        "errors": server.state.errors,
-                    }
-                status, body, kind = 200, json.dumps(data).encode(), "application/json"
+                body = json.dumps(server.status()).encode()
+                status, kind = 200, "application/json"
             elif path in ("/", "/index.html"):
                 (status, body), kind = server.index(), "text/html; charset=utf-8"
             elif match := _PAGE.match(path):

@@ -9,8 +9,11 @@ that only turns a hang into a failure (with the server's log in the message).
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -232,3 +235,89 @@ def test_an_edit_saved_during_a_build_is_built_next(mini: Path, tmp_path: Path) 
         preview.wait_for("slow", "It recorded version 2.")
         text = preview.wait_for("slow", "The aim saved during the run.")
         assert "The first aim." not in text
+
+
+# ------------------------------------------------------------------------------ issue 15: browser
+
+
+def raw_get(preview: Preview, path: str, host: str | None) -> tuple[int, str]:
+    """GET ``path`` with exactly the ``Host`` header given (none when None), as a page that a
+    DNS-rebinding attack pointed at the preview would send it."""
+    port = int(preview.base.rsplit(":", 1)[1].rstrip("/"))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode("utf-8")
+    finally:
+        conn.close()
+
+
+def test_only_loopback_host_names_are_answered(mini: Path) -> None:
+    with serving(mini, "beta") as preview:
+        preview.wait_for("beta", "To fill a worksheet.")
+        port = int(preview.base.rsplit(":", 1)[1].rstrip("/"))
+        forbidden = (
+            f"forbidden: this preview answers only requests for 127.0.0.1:{port}, "
+            f"localhost:{port} or [::1]:{port}\n"
+        )
+        paths = ("/", "/beta.html", "/__labreport__/status", "/__labreport__/generation")
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}",
+                     "127.0.0.1", f"localhost.evil.example:{port}", "", None):  # fmt: skip
+            for path in paths:
+                assert raw_get(preview, path, host) == (403, forbidden), (host, path)
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}",
+                     f"[::1]:{port}"):  # fmt: skip
+            status, text = raw_get(preview, "/beta.html", host)
+            assert status == 200 and "To fill a worksheet." in text, host
+
+
+def test_a_client_that_goes_away_mid_request_leaves_no_traceback(mini: Path) -> None:
+    """Each client resets its connection (SO_LINGER 0): half-way through its request, or at
+    once after sending it, while the server writes the page."""
+    with serving(mini, "beta") as preview:
+        preview.wait_for("beta", "To fill a worksheet.")
+        port = int(preview.base.rsplit(":", 1)[1].rstrip("/"))
+        request = f"GET /beta.html HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        for cut in (len(request) // 2, len(request)) * 20:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                client.sendall(request[:cut])
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert "To fill a worksheet." in preview.page("beta"), "still serving"
+        log = preview.log.read_text()
+        assert "Traceback" not in log and "Exception occurred" not in log, log
+
+
+def test_status_names_no_absolute_path_of_the_machine(mini: Path, tmp_path: Path) -> None:
+    folder = mini / "experiments" / "paths"
+    folder.mkdir()
+    (folder / "prog.py").write_text(
+        "import os\n"
+        'raise FileNotFoundError(f\'no {os.path.abspath("data.csv")} in {os.getcwd()} '
+        'for {os.path.expanduser("~")}, 1 / 0 and a/b\')\n'
+    )
+    (folder / "experiment.yaml").write_text(
+        "number: 3\ntitle: Paths\naim: To leak.\nprograms:\n  - code: prog.py\n"
+    )
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('hi')\n")
+    linked = mini / "experiments" / "linked"
+    linked.mkdir()
+    (linked / "prog.py").symlink_to(outside)
+    (linked / "experiment.yaml").write_text(
+        "number: 4\ntitle: Linked\naim: To leak.\nprograms:\n  - code: prog.py\n"
+    )
+    with serving(mini, "paths", "linked") as preview:
+        preview.wait_for("paths", "build failed")
+        preview.wait_for("linked", "build failed")
+        errors = preview.status()["errors"]
+        assert isinstance(errors, dict) and set(errors) == {"paths", "linked"}
+        for error in errors.values():
+            assert not re.search(r"(?<![\w./:~…-])/\w", error), error
+            assert str(mini) not in error and str(tmp_path) not in error, error
+        assert re.search(r"no …/data\.csv in …/\S+ for …/\S+, 1 / 0 and a/b", errors["paths"])
+        assert "…/outside.py" in errors["linked"], errors["linked"]
+        assert str(outside) in preview.page("linked"), "the page itself says where"
