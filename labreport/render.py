@@ -165,8 +165,13 @@ def highlight_python(source: str) -> Markup:
     (coloured, but invisible) become plain text, which merges with its neighbours. The page
     looks the same, and WeasyPrint lays out a code-heavy record about twice as fast: it pays
     for every inline box.
+
+    A bidirectional control character (Trojan Source: it makes the code read otherwise than it
+    runs) is shown as a marker such as ``⟪U+202E⟫``, white on red, in place of the invisible
+    character.
     """
     import io
+    import re
 
     from pygments.token import Text
 
@@ -176,7 +181,16 @@ def highlight_python(source: str) -> Markup:
     )
     out = io.StringIO()
     formatter.format(tokens, out)
-    return Markup(out.getvalue())
+    return Markup(
+        re.sub(
+            "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
+            lambda m: (
+                '<span class="bidi-control" style="color: #fff; background: #c00" title="an '
+                f'invisible bidirectional control character">⟪U+{ord(m.group()):04X}⟫</span>'
+            ),
+            out.getvalue(),
+        )
+    )
 
 
 def _figure_src(svg: str) -> str:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from labreport.embed import EmbedError, check_size, data_uri
 from labreport.errors import LabreportError, OutputError, ProjectError, RenderError, UsageError
+from labreport.ids import ID_PATTERN
 from labreport.project import CONFIG_NAME, Project
 
 if TYPE_CHECKING:
@@ -128,7 +129,15 @@ class ThemeSearchPath:
         return Markup(data_uri(data, path.name))
 
     def eject(self, theme: str, target_root: Path, force: bool) -> Path:
-        """Copy a built-in theme to ``target_root/theme`` for editing; never clobber silently."""
+        """Copy a built-in theme to ``target_root/theme`` for editing; never clobber silently.
+        ``theme`` is a plain name, like an experiment id: never a path, which would copy (and
+        with ``force`` delete) a folder outside ``target_root``."""
+        if not ID_PATTERN.match(theme):
+            shown = repr(theme) if len(repr(theme)) <= 60 else repr(theme)[:57] + "..."
+            raise UsageError(
+                f"{shown} is not a theme name: a theme is the name of a folder (letters, digits, "
+                "'-' and '_'), never a path; see `labreport templates list`"
+            )
         source = builtin_templates_dir() / theme
         if not (source / ENTRY).is_file():
             known = ", ".join(sorted(p.name for p in builtin_templates_dir().iterdir()

@@ -210,3 +210,21 @@ def test_old_spellings_of_theme_still_work_for_one_release_with_a_warning(
     clash = labreport(root, "validate", "old")
     assert clash.returncode == 2
     assert "template: is the old name of theme: give only theme:" in clash.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../tmp/x", "/tmp/x", "..", ".", "a/b", "", "-x", "classic/../classic",
+             "../templates/classic"],
+)  # fmt: skip
+def test_eject_refuses_a_theme_name_that_is_a_path(lab: Path, name: str) -> None:
+    outside = lab.parent / "outside"
+    (outside / "keep").mkdir(parents=True, exist_ok=True)
+    for force in ((), ("--force",)):
+        args = ("templates", "eject", "--to", str(lab / "ejected2" / "deep"), *force, "--", name)
+        refused = labreport(lab, *args)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr == (
+            f"Error: {name!r} is not a theme name: a theme is the name of a folder (letters, "
+            "digits, '-' and '_'), never a path; see `labreport templates list`\n"
+        )
+    assert (outside / "keep").is_dir() and not (lab / "ejected2").exists()

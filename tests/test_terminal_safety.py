@@ -145,3 +145,31 @@ def test_terminal_lines_keeps_the_lines_and_escapes_within_each() -> None:
         r"second\rthird",
         "",
     ]
+
+
+TROJAN = (
+    'access = "user"\n'
+    'if access != "none\u202e \u2066# admin\u2069 \u2066":  # \u200f\n'
+    '    print("ok")\n'
+)
+
+
+def test_bidi_controls_in_a_listing_are_shown_as_markers(tmp_path: Path) -> None:
+    """Trojan Source: the listing shows each bidi control as a visible marker, none raw."""
+    from bs4 import BeautifulSoup
+
+    root = copy_project("mini", tmp_path / "mini")
+    folder = root / "experiments" / "trojan"
+    folder.mkdir()
+    (folder / "prog.py").write_text(TROJAN)
+    (folder / "experiment.yaml").write_text(
+        "number: 3\ntitle: Trojan\naim: To hide.\nprograms:\n  - code: prog.py\n"
+    )
+    built = labreport(root, "build", "trojan", "--format", "html")
+    assert built.returncode == 0, built.stderr
+    page = BeautifulSoup((root / "build" / "trojan.html").read_text(), "html.parser")
+    (listing,) = page.select(".highlight")
+    assert re.findall("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", listing.get_text()) == []
+    markers = [span.get_text() for span in listing.select("span.bidi-control")]
+    assert markers == ["⟪U+202E⟫", "⟪U+2066⟫", "⟪U+2069⟫", "⟪U+2066⟫", "⟪U+200F⟫"]
+    assert listing.get_text().startswith('access = "user"\nif access != "none⟪U+202E⟫ ⟪U+2066⟫#')
