@@ -188,8 +188,10 @@ def test_list_shows_the_good_experiments_marks_a_broken_one_and_exits_1(project:
 def test_a_spec_typo_exits_2(project: Path, tmp_path: Path, entry: str) -> None:
     result = labreport(project, "build", "typo", "--out", str(tmp_path), entry=entry)
     assert result.returncode == 2, result.stderr
-    [line] = errors(result)
-    assert re.match(r"Error: experiments/typo/experiment.yaml:\d+: programs\[0\]", line), line
+    lines = errors(result)  # each problem its own Error: line, as `list` and `validate` show them
+    assert len(lines) == 2, result.stderr
+    for line in lines:
+        assert re.match(r"Error: experiments/typo/experiment.yaml:\d+: programs\[0\]", line), line
 
 
 def test_validate_exits_2_for_a_spec_typo(project: Path) -> None:
