@@ -11,6 +11,7 @@ or edited by hand, is detected and run again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,12 +19,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from labreport.fingerprint import environment_fingerprint, folder_digest
 from labreport.ids import SPEC_NAME
 from labreport.output import write_atomic
-from labreport.results import CapturedFigure, CapturedFile, RunResult
+from labreport.results import CapturedFigure, CapturedFile, RunResult, Status
 
 if TYPE_CHECKING:
     from labreport.spec import Program
@@ -88,9 +89,60 @@ def _to_payload(result: RunResult) -> dict[str, Any]:
     return payload
 
 
-def _from_payload(payload: dict[str, Any]) -> RunResult:
-    figures = tuple(CapturedFigure(**f) for f in payload.pop("figures"))
-    files = tuple(CapturedFile(**f) for f in payload.pop("files", ()))
+_NUMBER = (int, float)
+_OPTIONAL_INT = (int, type(None))
+_OPTIONAL_STR = (str, type(None))
+# The JSON types of each field of an entry: every field of RunResult but ``cached``.
+_RESULT_TYPES: dict[str, tuple[type, ...]] = {
+    "code": (str,), "status": (str,), "output": (str,), "figures": (list,), "records": (dict,),
+    "exit_code": _OPTIONAL_INT, "error": _OPTIONAL_STR, "traceback": _OPTIONAL_STR,
+    "duration": _NUMBER, "output_truncated_bytes": (int,), "figures_dropped": (int,),
+    "environment": (dict,), "files": (list,), "line": _OPTIONAL_INT,
+}  # fmt: skip
+_FIGURE_TYPES: dict[str, tuple[type, ...]] = {"number": (int,), "svg": (str,), "title": (str,)}
+_FILE_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "mime": (str,), "data": (str,), "binary": (bool,),
+}  # fmt: skip
+_STATUSES = frozenset(get_args(Status))
+
+
+def _fields(value: Any, types: dict[str, tuple[type, ...]], what: str) -> dict[str, Any]:
+    """``value`` if it is an object with exactly the fields ``types`` names, each of its type
+    (``true`` is not a number here); else ValueError, and the entry is run again."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: expected an object, got {type(value).__name__}")
+    if set(value) != set(types):
+        missing, unknown = sorted(set(types) - set(value)), sorted(set(value) - set(types))
+        raise ValueError(f"{what}: fields missing {missing}, unknown {unknown}")
+    for name, allowed in types.items():
+        field = value[name]
+        if not isinstance(field, allowed) or (isinstance(field, bool) and bool not in allowed):
+            expected = " or ".join(t.__name__ for t in allowed)
+            raise ValueError(f"{what}.{name}: expected {expected}, got {type(field).__name__}")
+    return value
+
+
+def _from_payload(payload: Any) -> RunResult:
+    """The RunResult an entry's payload stores; ValueError when it has another shape (an entry
+    written by hand or by some other version: its checksum only says it was not cut short)."""
+    payload = dict(_fields(payload, _RESULT_TYPES, "payload"))
+    if payload["status"] not in _STATUSES:
+        raise ValueError(f"payload.status: unknown status {payload['status']!r}")
+    if not all(isinstance(value, str) for value in payload["environment"].values()):
+        raise ValueError("payload.environment: a value is not a string")
+    # Text that UTF-8 cannot encode (a lone surrogate) breaks the record's HTML; the runner
+    # never stores it now, so an entry that holds some is from before: run it again.
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text that is not valid Unicode (a lone surrogate)") from exc
+    figures = tuple(
+        CapturedFigure(**_fields(f, _FIGURE_TYPES, "payload.figures[]"))
+        for f in payload.pop("figures")
+    )  # fmt: skip
+    files = tuple(
+        CapturedFile(**_fields(f, _FILE_TYPES, "payload.files[]")) for f in payload.pop("files")
+    )
     return RunResult(figures=figures, files=files, **{**payload, "cached": True})
 
 
@@ -118,10 +170,11 @@ class RunCache:
             body = json.dumps(entry["payload"], sort_keys=True).encode()
             if hashlib.sha256(body).hexdigest() != entry["sha256"]:
                 raise ValueError("checksum mismatch")
-            return _from_payload(dict(entry["payload"]))
-        except (ValueError, KeyError, TypeError) as exc:
+            return _from_payload(entry["payload"])
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             log.warning("cache entry %s is corrupted (%s): running again", path.name, exc)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # then it is run again on every build
+                path.unlink(missing_ok=True)
             return None
 
     def put(self, key: str, result: RunResult) -> None:
