@@ -127,6 +127,24 @@ def _kill_tree(proc: subprocess.Popen[bytes] | WarmChild, token: str) -> None:
         process.kill_tree(proc.pid, f"{RUN_TOKEN_ENV}={token}".encode())
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: Any) -> Any:
+    """``value`` read from the program's JSON with every lone surrogate (``record("name",
+    os.listdir()[0])`` for a file whose name is not UTF-8 gives one: JSON can carry it, UTF-8
+    cannot) replaced by U+FFFD, in strings, list items and dict keys and values alike; as the
+    program's output and files are decoded with ``errors="replace"``. Without this, the record's
+    HTML cannot be encoded, and neither can an error message that quotes the value."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [valid_text(item) for item in value]
+    if isinstance(value, dict):
+        return {valid_text(str(key)): valid_text(item) for key, item in value.items()}
+    return value
+
+
 def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
     """The captured figures in creation order, and how many were dropped over the limit."""
     index = results / FIGURE_INDEX
@@ -134,7 +152,7 @@ def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
         return (), 0
     latest: dict[int, dict[str, Any]] = {}
     dropped: set[int] = set()
-    for line in index.read_text(encoding="utf-8").splitlines():
+    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
             number = int(entry["number"])
@@ -149,29 +167,35 @@ def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
         path = results / str(latest[number].get("file"))
         if path.is_file():
             svg = path.read_text(encoding="utf-8", errors="replace")
-            figures.append(CapturedFigure(number, svg, str(latest[number].get("title", ""))))
+            title = valid_text(str(latest[number].get("title", "")))
+            figures.append(CapturedFigure(number, svg, title))
     return tuple(figures), len(dropped - set(latest))
 
 
 def _read_records(results: Path) -> dict[str, Any]:
+    """The values the program recorded; a later value wins a repeated name."""
     path = results / RECORDS_FILE
     records: dict[str, Any] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-                records[str(entry["name"])] = entry["value"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                records[valid_text(str(entry["name"]))] = valid_text(entry["value"])
+            except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
                 continue  # a line cut short by a kill, or written by hand
     return records
 
 
 def _read_exit_report(results: Path) -> dict[str, Any]:
     try:
-        report = json.loads((results / EXIT_REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        report = valid_text(json.loads((results / EXIT_REPORT).read_text(encoding="utf-8")))
+    except (OSError, ValueError, RecursionError):
         return {}  # no report: the program died before the harness could write it
-    return report if isinstance(report, dict) else {}
+    if not isinstance(report, dict):
+        return {}
+    if not isinstance(report.get("traceback"), str | None):
+        del report["traceback"]  # the program wrote over the harness's report
+    return report
 
 
 def _environment(report: dict[str, Any]) -> dict[str, str]:
