@@ -20,6 +20,7 @@ import hashlib
 import html
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from labreport.output import write_atomic
 #: Font size the formula is drawn at; the image is then sized in em, so it follows the text.
 FONT_PT = 10.0
 _MEASURE_DPI = 720.0
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _lock = threading.Lock()  # mathtext's parser and font caches are not thread-safe
 # Bump when the drawing changes (settings below, the SVG post-processing): old entries then miss.
 _DRAWING_VERSION = 1
@@ -78,6 +80,7 @@ def cached_in(folder: Path) -> Iterator[None]:
 def render_formula(tex: str) -> Formula:
     """``tex`` (the text between the dollars) drawn, from the formula cache when it was drawn
     before; raise FormulaError if it is malformed (malformed ones are never cached)."""
+    tex = _LONE_SURROGATE.sub("\ufffd", tex)  # as prose shows a value UTF-8 cannot encode
     folder = _cache_dir.get()
     if folder is None:
         return _draw(tex)
@@ -98,6 +101,13 @@ def render_formula(tex: str) -> Formula:
     with contextlib.suppress(OutputError):  # a cache is a shortcut: drawn, only not kept
         write_atomic(path, json.dumps(entry).encode("utf-8"))
     return formula
+
+
+def _too_deep(tex: str) -> str:
+    """The error of a formula whose nesting (about 20 levels of braces) exhausts the stack."""
+    shown = tex.strip()
+    shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+    return f"cannot typeset ${shown}$: nested too deeply for matplotlib's mathtext"
 
 
 def _key(tex: str) -> str:
@@ -128,13 +138,18 @@ def _draw(tex: str) -> Formula:
         except ValueError as exc:
             detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             raise FormulaError(f"cannot typeset ${tex.strip()}$: {detail}") from exc
+        except RecursionError as exc:  # mathtext's parser recurses per level of braces
+            raise FormulaError(_too_deep(tex)) from exc
         scale = 72.0 / _MEASURE_DPI  # measured pixels → points
         width, height, depth = (parsed.width * scale, parsed.height * scale, parsed.depth * scale)
         figure = Figure(figsize=(max(width, 0.5) / 72.0, max(height, 0.5) / 72.0))
         figure.text(0.0, depth / height if height else 0.0, source, fontproperties=prop)
         buffer = io.BytesIO()
-        figure.savefig(
-            buffer, dpi=72, format="svg", transparent=True,
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )  # fmt: skip
+        try:
+            figure.savefig(
+                buffer, dpi=72, format="svg", transparent=True,
+                metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+            )  # fmt: skip
+        except RecursionError as exc:  # the drawing recurses per level too
+            raise FormulaError(_too_deep(tex)) from exc
     return Formula(buffer.getvalue(), width / FONT_PT, height / FONT_PT, depth / FONT_PT)
