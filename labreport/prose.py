@@ -84,17 +84,49 @@ def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
 
 _markdown.add_render_rule("image", _picture)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$!#|~])")
+# A value UTF-8 cannot encode (a file name from os.listdir that is not UTF-8) is shown as U+FFFD.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _as_text(value: Any) -> str:
     """What a placeholder prints is data, not Markdown: a recorded "a*b" or a literal
     "{{ 7*7 }}" must not turn into emphasis or a formula. Digits, '.', '-' and '+' are left
     alone, so numbers read the same inside `code` and $math$."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+    text = _LONE_SURROGATE.sub("\ufffd", "" if value is None else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-_sandbox = SandboxedEnvironment(undefined=_Undefined, autoescape=False, finalize=_as_text)
+class _ProseEnvironment(SandboxedEnvironment):
+    """The sandbox, where ``results.NAME`` is the value recorded as NAME even when NAME is also
+    a method of dict (``items``, ``values``, ``keys``, ``count``...): Jinja would give the
+    method, and the record would print "<built-in method items ...>"."""
 
+    # An exact power such as 99999999 ** 99999999 would take the build hours: refused.
+    intercepted_binops = frozenset({"**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Results) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if (
+            operator == "**" and isinstance(left, int) and isinstance(right, int)
+            and right > 0 and abs(left) > 1 and right * abs(left).bit_length() > _MAX_POWER_BITS
+        ):  # fmt: skip
+            raise OverflowError(f"{left} ** {right} is too large to compute")
+        return super().call_binop(context, operator, left, right)
+
+
+_MAX_POWER_BITS = 1_000_000  # an integer power of more bits than this is no measured value
+
+
+_sandbox = _ProseEnvironment(undefined=_Undefined, autoescape=False, finalize=_as_text)
+
+#: The error of a prose text or check nested deeper than Jinja's parser can recurse (build and
+#: ``validate`` say the same).
+TOO_DEEP = "nested too deeply"
+TOO_DEEP_FIX = "use fewer levels of parentheses, brackets and tags"
 #: Names prose placeholders may use; a loop adds its own variables.
 PROSE_NAMES = frozenset({"results", "spec", "loop"})
 #: The statements prose may use: choosing a sentence by a measured value, listing values.
@@ -240,6 +272,9 @@ class ProseRenderer:
             except EmbedError as exc:
                 what, where = exc.what, str(self.spec_path)
                 raise RenderError(what, where=where, field=field, fix=exc.fix) from exc
+            except ValueError as exc:  # a path no file can have: "%00.png" is a NUL byte
+                what, where = f"picture {src!r} cannot be a file: {exc}", str(self.spec_path)
+                raise RenderError(what, where=where, field=field) from exc
 
         return {"picture": picture}
 
@@ -256,27 +291,34 @@ class ProseRenderer:
         """Paragraphs, lists, tables and formulas."""
         if not text:
             return Markup("")
-        filled = self.fill(text, field, results)
-        try:
-            return Markup(_breakable(_markdown.render(filled, self._env(field))))
-        except FormulaError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
+        return self._markdown(self.fill(text, field, results), field, inline=False)
 
     def inline(self, text: str | None, field: str, results: Mapping[str, Any]) -> Markup:
         """A single line: emphasis, code and inline formulas, no paragraph around it."""
         if not text:
             return Markup("")
-        filled = self.fill(text, field, results)
+        return self._markdown(self.fill(text, field, results), field, inline=True)
+
+    def _markdown(self, text: str, field: str, inline: bool) -> Markup:
+        render = _markdown.renderInline if inline else _markdown.render
         try:
-            return Markup(_breakable(_markdown.renderInline(filled, self._env(field))))
+            return Markup(_breakable(render(text, self._env(field))))
         except FormulaError as exc:
             raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
+        except RecursionError as exc:
+            where = str(self.spec_path)
+            raise RenderError(TOO_DEEP, where=where, field=field, fix=TOO_DEEP_FIX) from exc
 
     def expression(self, expr: str, field: str, results: Mapping[str, Any]) -> Any:
-        """Evaluate a check's expression over the recorded values."""
+        """Evaluate a check's expression over the recorded values. A value nobody recorded is
+        an error here too, also used bare (``expr: results.nope``), where Jinja would hand back
+        its Undefined and only fail when someone asks whether it is true."""
         with self._errors(field, syntax_line=False):
             compiled = _sandbox.compile_expression(expr, undefined_to_none=False)
-            return compiled(results=Results(results), spec=self.spec)
+            value = compiled(results=Results(results), spec=self.spec)
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+            return value
         raise AssertionError("unreachable")  # _errors re-raises every exception
 
     @contextlib.contextmanager
@@ -292,5 +334,12 @@ class ProseRenderer:
             raise RenderError(f"{where}: {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise RenderError(f"{where}: {exc}") from exc
-        except (TypeError, ValueError, ArithmeticError) as exc:
+        except RecursionError as exc:  # Jinja's parser and compiler recurse per nesting level
+            where = str(self.spec_path)
+            raise RenderError(TOO_DEEP, where=where, field=field, fix=TOO_DEEP_FIX) from exc
+        except MemoryError as exc:  # one allocation too large to make: 'a' | center(10**13)
+            raise RenderError(f"{where}: too large to compute") from exc
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            # A filter given a value of the wrong kind (``results.n | dictsort``, ``| join`` on
+            # a number): the spec's mistake, or a value the program recorded of another kind.
             raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import reprlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -112,16 +113,31 @@ def evaluate_checks(
     source: ExperimentSource, prose: ProseRenderer, results: Mapping[str, Any]
 ) -> list[CheckView]:
     """Each check's expression over the recorded values; an expression that cannot be evaluated
-    (a value no program recorded, a typo) is a build error naming ``checks[i].expr``."""
-    return [
-        CheckView(
-            i + 1,
-            prose.inline(check.claim, f"checks[{i}].claim", results),
-            check.expr,
-            bool(prose.expression(check.expr, f"checks[{i}].expr", results)),
-        )
-        for i, check in enumerate(source.spec.checks)
-    ]
+    (a value no program recorded, a typo) or that is not true or false is a build error naming
+    ``checks[i].expr``."""
+    views = []
+    for i, check in enumerate(source.spec.checks):
+        claim = prose.inline(check.claim, f"checks[{i}].claim", results)
+        field = f"checks[{i}].expr"
+        views.append(CheckView(i + 1, claim, check.expr, _truth(prose, check.expr, field, results)))
+    return views
+
+
+_SHORT = reprlib.Repr()  # a value in one line of an error: a recorded string may be long
+_SHORT.maxstring = _SHORT.maxother = 40
+
+
+def _truth(prose: ProseRenderer, expr: str, field: str, results: Mapping[str, Any]) -> bool:
+    """A check's verdict. Only true or false is one: a bare value (``results.name``) would pass
+    for any non-empty string or list and for every number but 0, whatever the run measured."""
+    value = prose.expression(expr, field, results)
+    if isinstance(value, bool):
+        return value
+    raise RenderError(
+        f"the expression gives {_SHORT.repr(value)} (a {type(value).__name__}), not true or false",
+        where=str(prose.spec_path), field=field,
+        fix="compare the value, e.g. results.loss < 0.1 or results.name == 'adam'",
+    )  # fmt: skip
 
 
 # Pygments replaces ``pygments.lexers`` and ``pygments.formatters`` in ``sys.modules`` while

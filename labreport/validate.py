@@ -20,7 +20,14 @@ from labreport.embed import EmbedError, embed_picture
 from labreport.errors import EXIT_OK, LabreportError, Problem, RenderError, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
-from labreport.prose import check_expression, check_prose, pictures_used, results_used
+from labreport.prose import (
+    TOO_DEEP,
+    TOO_DEEP_FIX,
+    check_expression,
+    check_prose,
+    pictures_used,
+    results_used,
+)
 from labreport.spec import ExperimentSource, load_experiment, prose_fields, unshown_notices
 from labreport.themes import ThemeSearchPath
 
@@ -92,6 +99,9 @@ def validate_experiment(
         except jinja2.TemplateSyntaxError as exc:
             problems.append(Problem(str(display), exc.message or "", f"checks[{i}].expr"))
             continue
+        except RecursionError:
+            problems.append(Problem(str(display), TOO_DEEP, f"checks[{i}].expr", TOO_DEEP_FIX))
+            continue
         texts.append((f"checks[{i}].expr", "{{ " + check.expr + " }}"))
     for field, text in texts:
         try:
@@ -105,11 +115,17 @@ def validate_experiment(
         except FormulaError as exc:
             problems.append(Problem(str(display), str(exc), field))
             continue
+        except RecursionError:
+            problems.append(Problem(str(display), TOO_DEEP, field, TOO_DEEP_FIX))
+            continue
         for src in pictures_used(text):
             try:
                 embed_picture(source.folder, src)
             except EmbedError as exc:
                 problems.append(Problem(str(display), exc.what, field, exc.fix))
+            except ValueError as exc:  # as the build says it
+                what = f"picture {src!r} cannot be a file: {exc}"
+                problems.append(Problem(str(display), what, field))
         if recorded is not None:
             for name in sorted(used - recorded):
                 listing = ", ".join(sorted(recorded)) or "nothing"
