@@ -1,9 +1,11 @@
 """`labreport validate` finds every authoring mistake that `build` would reject, and says it in
 the same words: the file (and line where there is one), the field and the fix. Each row below is
-one mistake made in a copy of the mini project; validate runs nothing, build runs the program."""
+mistake, each in its own experiment (a copy of the mini project's alpha) of one project, so that
+one validate and one build cover them all; validate runs nothing, build runs the programs."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,69 +15,86 @@ from test_console import SCRIPT
 
 from conftest import copy_project
 
-SPEC = "experiments/alpha/experiment.yaml"
-Mistake = Callable[[Path], None]
+Mistake = Callable[[Path, str], None]  # applied to the project, for experiment ``exp``
 
 
-def edit(old: str, new: str, path: str = SPEC) -> Mistake:
-    def apply(root: Path) -> None:
-        file = root / path
+def spec_of(exp: str) -> str:
+    return f"experiments/{exp}/experiment.yaml"
+
+
+def theme_of(exp: str) -> str:
+    return f"templates/{exp}-theme/record.html"
+
+
+def edit(old: str, new: str) -> Mistake:
+    def apply(root: Path, exp: str) -> None:
+        file = root / spec_of(exp)
         text = file.read_text()
-        assert old in text, (old, path)
+        assert old in text, (old, exp)
         file.write_text(text.replace(old, new, 1))
 
     return apply
 
 
-def append(text: str, path: str = SPEC) -> Mistake:
-    def apply(root: Path) -> None:
-        file = root / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text((file.read_text() if file.exists() else "") + text)
+def append(text: str) -> Mistake:
+    def apply(root: Path, exp: str) -> None:
+        file = root / spec_of(exp)
+        file.write_text(file.read_text() + text)
 
     return apply
 
 
-THEME = "templates/classic/record.html"
-OVERRIDE = '{% extends "builtin/classic/record.html" %}\n'
+def themed(body: str) -> Mistake:
+    """A theme of the experiment's own that overrides the aim block with ``body``."""
 
-# (name, mistake, what both must say, exit status)
-MISTAKES: list[tuple[str, Mistake, str, int]] = [
+    def apply(root: Path, exp: str) -> None:
+        file = root / theme_of(exp)
+        file.parent.mkdir(parents=True)
+        file.write_text('{% extends "builtin/classic/record.html" %}\n' + body + "\n")
+        append(f"theme: {exp}-theme\n")(root, exp)
+
+    return apply
+
+
+# (name, mistake, what both must say, given the experiment's id)
+MISTAKES: list[tuple[str, Mistake, Callable[[str], str]]] = [
     ("yaml syntax", edit("aim: To draw a line.", "aim: [To draw a line."),
-     f"{SPEC}:", 2),
-    ("unknown key", edit("theory:", "theroy:"), f"{SPEC}:4: theroy: unknown key; did you mean", 2),
-    ("wrong type", edit("number: 1", "number: one"), f"{SPEC}:1: number: ", 2),
-    ("missing field", edit("aim: To draw a line.\n", ""), f"{SPEC}:1: aim: required field", 2),
+     lambda e: f"{spec_of(e)}:"),
+    ("unknown key", edit("theory:", "theroy:"),
+     lambda e: f"{spec_of(e)}:4: theroy: unknown key; did you mean"),
+    ("wrong type", edit("number: 1", "number: one"), lambda e: f"{spec_of(e)}:1: number: "),
+    ("missing field", edit("aim: To draw a line.\n", ""),
+     lambda e: f"{spec_of(e)}:1: aim: required field"),
     ("missing program", edit("code: line.py", "code: lines.py"),
-     f"{SPEC}: programs[0].code: no such file 'lines.py' in alpha/", 2),
+     lambda e: f"{spec_of(e)}: programs[0].code: no such file 'lines.py' in {e}/"),
     ("program outside", edit("code: line.py", "code: ../beta/x.py"),
-     f"{SPEC}: programs[0].code: '../beta/x.py' must be a path inside", 2),
-    ("unknown theme", append("theme: fancy\n"), f"{SPEC}: theme: unknown theme 'fancy'", 2),
+     lambda e: f"{spec_of(e)}: programs[0].code: '../beta/x.py' must be a path inside"),
+    ("unknown theme", append("theme: fancy\n"),
+     lambda e: f"{spec_of(e)}: theme: unknown theme 'fancy'"),
     ("prose syntax", edit("The slope is {{ results.slope }}.", "The slope is {{ results.slope ."),
-     f"{SPEC}: result: line 1 of the text: ", 1),
+     lambda e: f"{spec_of(e)}: result: line 1 of the text: "),
     ("unrecorded value", edit("{{ results.slope }}", "{{ results.slop }}"),
-     f"{SPEC}: result: uses results.slop, which no program record", 1),
+     lambda e: f"{spec_of(e)}: result: uses results.slop, which no program recorded"),
     ("unrecorded value through round", edit("{{ results.slope }}", "{{ results.mae | round(4) }}"),
-     f"{SPEC}: result: uses results.mae, which no program record", 1),
+     lambda e: f"{spec_of(e)}: result: uses results.mae, which no program recorded"),
     ("check syntax", append("checks:\n  - claim: Rises.\n    expr: (results.slope > 0\n"),
-     f"{SPEC}: checks[0].expr: ", 1),
+     lambda e: f"{spec_of(e)}: checks[0].expr: "),
     ("check over an unrecorded value",
      append("checks:\n  - claim: Rises.\n    expr: results.rise > 0\n"),
-     f"{SPEC}: checks[0].expr: uses results.rise, which no program record", 1),
+     lambda e: f"{spec_of(e)}: checks[0].expr: uses results.rise, which no program recorded"),
     ("bad formula", edit("A straight line has a constant slope.", r"'Slope: $\frac{1}{$.'"),
-     f"{SPEC}: theory: ", 1),
+     lambda e: f"{spec_of(e)}: theory: "),
     ("missing picture", edit("A straight line has a constant slope.", "'![A line](line.png)'"),
-     f"{SPEC}: theory: picture 'line.png' not found in alpha/", 1),
-    ("template syntax", append(OVERRIDE + "{% block aim %}{{ aim }{% endblock %}\n", THEME),
-     f"{THEME}:2: template syntax error: unexpected '}}'", 1),
-    ("missing include",
-     append(OVERRIDE + '{% block aim %}{% include "classic/logo.html" %}{% endblock %}\n', THEME),
-     f"{THEME}:2: template not found: classic/logo.html", 1),
+     lambda e: f"{spec_of(e)}: theory: picture 'line.png' not found in {e}/"),
+    ("template syntax", themed("{% block aim %}{{ aim }{% endblock %}"),
+     lambda e: f"{theme_of(e)}:2: template syntax error: unexpected '}}'"),
+    ("missing include", themed('{% block aim %}{% include "classic/logo.html" %}{% endblock %}'),
+     lambda e: f"{theme_of(e)}:2: template not found: classic/logo.html"),
     ("missing asset",
-     append(OVERRIDE + '{% block aim %}<img src="{{ asset(\'classic/logo.png\') }}">'
-            "{% endblock %}\n", THEME),
-     f"{THEME}:2: asset 'classic/logo.png' not found", 1),
+     themed("{% block aim %}<img src=\"{{ asset('classic/logo.png') }}\">{% endblock %}"),
+     lambda e: f"{theme_of(e)}:2: asset 'classic/logo.png' not found"),
 ]  # fmt: skip
+IDS = [f"m{i:02d}" for i in range(len(MISTAKES))]
 
 
 def labreport(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -90,23 +109,34 @@ def errors(done: subprocess.CompletedProcess[str]) -> list[str]:
             if line.startswith("Error: ")]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("mistake", "said", "status"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
-)
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    """One project with one experiment per mistake: what validate and build each said."""
+    root = copy_project("mini", tmp_path_factory.mktemp("mistakes") / "mini")
+    experiments = root / "experiments"
+    for exp, (_, mistake, _) in zip(IDS, MISTAKES, strict=True):
+        shutil.copytree(experiments / "alpha", experiments / exp)
+        mistake(root, exp)
+    checked = labreport(root, "validate", *IDS)
+    assert checked.returncode == 2, checked.stderr  # the worst of them: spec errors
+    built = labreport(root, "build", *IDS, "--format", "html", "-j", "2")
+    assert built.returncode == 2, built.stderr
+    assert not list((root / "build").glob("m*.html")), "every one of them was rejected"
+    return errors(checked), errors(built)
+
+
+CASES = [(exp, said(exp)) for exp, (_, _, said) in zip(IDS, MISTAKES, strict=True)]
+
+
+@pytest.mark.parametrize(("exp", "said"), CASES, ids=[name for name, *_ in MISTAKES])
 def test_validate_reports_what_build_rejects_in_the_same_words(
-    tmp_path: Path, mistake: Mistake, said: str, status: int
+    reports: tuple[list[str], list[str]], exp: str, said: str
 ) -> None:
-    root = copy_project("mini", tmp_path / "mini")
-    mistake(root)
-    checked = labreport(root, "validate", "alpha")
-    assert checked.returncode == status, checked.stderr
-    found = [line for line in errors(checked) if line.startswith(said)]
-    assert found, (said, checked.stderr)
-    built = labreport(root, "build", "alpha", "--format", "html")
-    assert built.returncode == status, built.stderr
+    checked, built = reports
+    found = [line for line in checked if line.startswith(said)]
+    assert found, (said, checked)
     # The build names the experiment first where the file does not already say it.
-    assert any(found[0] in line for line in errors(built)), (found[0], built.stderr)
-    assert not (root / "build/alpha.html").exists()
+    assert any(found[0] in line for line in built), (found[0], built)
 
 
 def test_the_table_covers_at_least_fifteen_mistakes() -> None:
