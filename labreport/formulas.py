@@ -103,11 +103,29 @@ def render_formula(tex: str) -> Formula:
     return formula
 
 
+# Braces nested deeper than this are refused before mathtext sees them. mathtext recurses per
+# level and runs out of stack somewhere past 20, but where exactly depends on how deep the
+# caller's stack already is: a fixed limit makes the same formula an error on every machine.
+MAX_FORMULA_DEPTH = 12
+
+
+def _depth(tex: str) -> int:
+    deepest = level = 0
+    for char in tex.replace("\\{", "").replace("\\}", ""):
+        level += char == "{"
+        level -= char == "}"
+        deepest = max(deepest, level)
+    return deepest
+
+
 def _too_deep(tex: str) -> str:
-    """The error of a formula whose nesting (about 20 levels of braces) exhausts the stack."""
+    """The error of a formula nested deeper than mathtext (or :data:`MAX_FORMULA_DEPTH`) allows."""
     shown = tex.strip()
     shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
-    return f"cannot typeset ${shown}$: nested too deeply for matplotlib's mathtext"
+    return (
+        f"cannot typeset ${shown}$: nested too deeply for matplotlib's mathtext (at most "
+        f"{MAX_FORMULA_DEPTH} levels of braces)"
+    )
 
 
 def _key(tex: str) -> str:
@@ -119,6 +137,8 @@ def _key(tex: str) -> str:
 def _draw(tex: str) -> Formula:
     if not tex.strip():
         raise FormulaError("empty formula")
+    if _depth(tex) > MAX_FORMULA_DEPTH:
+        raise FormulaError(_too_deep(tex))
     import matplotlib
     from matplotlib import mathtext
     from matplotlib.figure import Figure
