@@ -53,14 +53,3 @@ def copy_course(destination: Path, *ids: str) -> Path:
             ignore=shutil.ignore_patterns("__pycache__"),
         )  # fmt: skip
     return destination
-
-
-# The files whose module fixtures build the most (a minute of torch training, a 10-page PDF):
-# collected first, so that with several workers (pytest-xdist, --dist loadfile) they run
-# alongside the many quick files instead of alone at the end.
-_SLOWEST_FIRST = ("test_unit_experiments.py", "test_exp10.py", "test_verify.py", "test_exp5.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(_SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
