@@ -5,6 +5,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,16 @@ def copy_course(destination: Path, *ids: str) -> Path:
             ignore=shutil.ignore_patterns("__pycache__"),
         )  # fmt: skip
     return destination
+
+
+def json_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON-like value (keys and list indexes), the value itself first: where
+    the fuzz tests mutate a spec or a cache entry."""
+    found = [prefix]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found += json_paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += json_paths(value, (*prefix, i))
+    return found

@@ -37,7 +37,7 @@ from labreport.render import evaluate_checks
 from labreport.results import CapturedFigure, CapturedFile, RunResult
 from labreport.runner import _read_records
 
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, json_paths
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCRIPT = Path(sys.executable).with_name("labreport")
@@ -270,19 +270,8 @@ def _result() -> RunResult:
     )  # fmt: skip
 
 
-def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            found += _paths(value, (*prefix, i))
-    return found
-
-
 _PAYLOAD = json.loads(json.dumps({k: v for k, v in asdict(_result()).items() if k != "cached"}))
-_PAYLOAD_PATHS = _paths(_PAYLOAD)
+_PAYLOAD_PATHS = json_paths(_PAYLOAD)
 
 
 def _write_entry(cache: RunCache, key: str, payload: Any) -> Path:

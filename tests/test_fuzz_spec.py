@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from labreport.errors import SpecError
 from labreport.spec import Experiment, parse_spec
 
-from conftest import REPO
+from conftest import REPO, json_paths
 
 EXP5 = (REPO / "experiments" / "exp5" / "experiment.yaml").read_text(encoding="utf-8")
 EXP5_DATA = yaml.safe_load(EXP5)
@@ -95,18 +95,7 @@ def test_mutations_of_exp5_text(text: str) -> None:
     check(text)
 
 
-def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            found += _paths(value, (*prefix, i))
-    return found
-
-
-_PATHS = _paths(EXP5_DATA)[1:]
+_PATHS = json_paths(EXP5_DATA)[1:]
 
 
 @FUZZ
