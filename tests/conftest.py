@@ -67,3 +67,18 @@ def json_paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]
         for i, value in enumerate(data):
             found += json_paths(value, (*prefix, i))
     return found
+
+
+def mutated(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
+    """``data`` with the item at ``path`` (from :func:`json_paths`) replaced by ``value`` or,
+    with ``delete``, removed; the empty path replaces the whole value."""
+    if not path:
+        return value
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return data

@@ -37,7 +37,7 @@ from labreport.render import evaluate_checks
 from labreport.results import CapturedFigure, CapturedFile, RunResult
 from labreport.runner import _read_records
 
-from conftest import REPO, copy_project, json_paths
+from conftest import REPO, copy_project, json_paths, mutated
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCRIPT = Path(sys.executable).with_name("labreport")
@@ -302,17 +302,7 @@ def _well_typed(result: RunResult) -> None:
 def test_a_cache_entry_of_another_shape_is_run_again(
     tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], value: Any, delete: bool
 ) -> None:
-    payload = json.loads(json.dumps(_PAYLOAD))
-    if not path:
-        payload = value
-    else:
-        parent = payload
-        for part in path[:-1]:
-            parent = parent[part]
-        if delete:
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = value
+    payload = mutated(json.loads(json.dumps(_PAYLOAD)), path, value, delete)
     cache = RunCache(tmp_path_factory.mktemp("cache"))
     entry = _write_entry(cache, "ab" * 32, payload)
     result = cache.get("ab" * 32)

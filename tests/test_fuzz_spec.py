@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from labreport.errors import SpecError
 from labreport.spec import Experiment, parse_spec
 
-from conftest import REPO, json_paths
+from conftest import REPO, json_paths, mutated
 
 EXP5 = (REPO / "experiments" / "exp5" / "experiment.yaml").read_text(encoding="utf-8")
 EXP5_DATA = yaml.safe_load(EXP5)
@@ -101,14 +101,7 @@ _PATHS = json_paths(EXP5_DATA)[1:]
 @FUZZ
 @given(st.sampled_from(_PATHS), _documents, st.booleans())
 def test_mutations_of_exp5_data(path: tuple[Any, ...], value: Any, delete: bool) -> None:
-    data = yaml.safe_load(EXP5)
-    parent = data
-    for part in path[:-1]:
-        parent = parent[part]
-    if delete:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
+    data = mutated(yaml.safe_load(EXP5), path, value, delete)
     check(yaml.safe_dump(data, allow_unicode=True))
 
 
