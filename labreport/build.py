@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from labreport import formulas
+from labreport import formulas, sandbox
 from labreport.cache import RunCache, experiment_files, program_inputs, run_key
 from labreport.embed import MAX_EMBED_BYTES
 from labreport.errors import (
@@ -152,6 +152,8 @@ class Builder:
         self._own_warm = warm is None and options.warm
         self.warm = None if self._own_warm else warm
         self._pdf_pool: PdfPool | None = None  # while entered
+        # Said once per build, with the first experiment whose programs run.
+        self._unconfined: str | None = sandbox.confinement_warning()
 
     def __enter__(self) -> Builder:
         if self._pdf_pool is not None:
@@ -318,6 +320,7 @@ class Builder:
             memory_limit=min(memory, ceiling) if ceiling else memory,
             figure_limit=figures,
             threads=PROGRAM_THREADS,
+            pass_env=tuple(dict.fromkeys((*self.project.config.run.pass_env, *program.pass_env))),
         )
 
     def run_programs(
@@ -350,6 +353,9 @@ class Builder:
                     self.events.program_started(label, program.code)
                     result = self._run_one(source, program, limits, workdir)
                     ran += 1
+                    if self._unconfined:
+                        warnings.append(self._unconfined)
+                        self._unconfined = None
                     self.events.program_finished(label, program.code, result, False)
                     # Failures that depend on the machine (timeouts, kills) are never cached.
                     if result.ok or (result.status == "error" and program.allow_errors):
@@ -387,6 +393,9 @@ class Builder:
                 "threads": PROGRAM_THREADS,
                 "output_limit": limits.output_limit,
                 "figure_limit": limits.figure_limit,
+                # A variable passed by name can change the run (DATA_DIR); only a digest of it
+                # is kept, inside the key's own digest.
+                "env": {name: os.environ.get(name) for name in limits.pass_env},
             }
             if shared:  # it can read every file, and what the programs before it wrote
                 inputs, extra["after"] = files, previous
@@ -414,7 +423,7 @@ class Builder:
             return run_program(
                 source.folder, program.code, args=program.args, seed=program.seed,
                 limits=limits, cancel=self.cancel, warm=self.warm, workdir=workdir,
-                show_files=program.show_files,
+                show_files=program.show_files, protected=(self.project.root, self.out_dir),
             )  # fmt: skip
         except OSError as exc:
             raise RunError(

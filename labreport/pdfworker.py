@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from labreport.errors import RenderError
 from labreport.protocol import PARENT_PID_ENV
+from labreport.sandbox import importable
 
 
 class WorkerGone(OSError):
@@ -37,10 +38,10 @@ class PdfWorker:
     """One worker process; not thread-safe (a pool hands each to one thread at a time)."""
 
     def __init__(self) -> None:
-        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+        env = importable({**os.environ, PARENT_PID_ENV: str(os.getpid())})
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "labreport.pdfworker"], stdin=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "labreport.pdfworker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
             )  # fmt: skip
         except OSError as exc:

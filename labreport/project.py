@@ -48,12 +48,21 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class RunConfig:
+    """How every program of the project runs: ``pass_env`` names the variables of labreport's
+    environment that programs receive besides the usual ones (see labreport.sandbox)."""
+
+    pass_env: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     course: CourseConfig = CourseConfig()
     student: StudentConfig = StudentConfig()
     dates: dict[str, str] = field(default_factory=dict)
     templates_dir: str | None = None
     limits: LimitsConfig = LimitsConfig()
+    run: RunConfig = RunConfig()
 
 
 class _Invalid(ValueError):
@@ -112,6 +121,14 @@ def _size(value: Any, where: str) -> int:
     return size
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of environment variable names, e.g. ``["DATA_DIR", "WANDB_MODE"]``."""
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        example = '["DATA_DIR"]'
+        raise _Invalid(where, f"expected a list of variable names such as {example}, got {value!r}")
+    return tuple(value)
+
+
 def _count(value: Any, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _Invalid(where, f"expected a whole number of 0 or more, got {value!r}")
@@ -128,6 +145,7 @@ _SECTIONS: dict[str, Any] = {
     "limits": lambda v, w: _table(
         v, w, LimitsConfig, {"memory": _size, "output": _size, "figures": _count}
     ),
+    "run": lambda v, w: _table(v, w, RunConfig, {"pass_env": _names}),
 }
 
 

@@ -26,7 +26,7 @@ SEED_ENV = "LABREPORT_SEED"  # the run's seed, for run_seed() (set by the harnes
 PARENT_PID_ENV = "LABREPORT_PARENT_PID"  # whose death the child must not outlive
 RUN_TOKEN_ENV = "LABREPORT_RUN"  # marks every process of one run, to kill the whole tree
 # Set per run; a warm interpreter must not carry them (a kill-by-token scan would find it).
-PER_RUN_ENV = (RUN_TOKEN_ENV, RESULTS_ENV)
+PER_RUN_ENV = (RUN_TOKEN_ENV, RESULTS_ENV, "TMPDIR")
 # The matplotlib backend a program's process draws with.
 MPL_BACKEND_MODULE = "labreport.child.mpl_backend"
 MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
@@ -51,6 +51,10 @@ class RunRequest:
     args: tuple[str, ...] = ()
     seed: int = 0
     threads: int = 1  # torch's intra-op threads (BLAS reads its own from the environment)
+    # The folders the program may write in (its working folder, results and temp folders);
+    # the harness confines it to them before it starts (labreport.child.confine).
+    writable: tuple[str, ...] = ()
+    shm_size: int | None = None  # bytes of its private /dev/shm: the run's memory limit
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -66,6 +70,8 @@ class RunRequest:
             args=tuple(str(arg) for arg in data.get("args", ())),
             seed=int(data.get("seed", 0)),
             threads=int(data.get("threads", 1)),
+            writable=tuple(str(path) for path in data.get("writable", ())),
+            shm_size=None if data.get("shm_size") is None else int(data["shm_size"]),
         )
 
 

@@ -71,13 +71,15 @@ class RunResult:
 @dataclass(frozen=True)
 class RunLimits:
     """How a program may run: wall-clock seconds, output bytes kept, resident bytes (None: no
-    limit), figures captured, and threads for torch/BLAS."""
+    limit), figures captured, threads for torch/BLAS, and the variables of labreport's
+    environment it receives by name beyond the usual ones (:mod:`labreport.sandbox`)."""
 
     timeout: float = 600.0
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     figure_limit: int = DEFAULT_FIGURE_LIMIT
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    pass_env: tuple[str, ...] = ()
 
 
 class RunCancelled(Exception):

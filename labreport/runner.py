@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import tempfile
@@ -33,18 +32,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from labreport import process
+from labreport import process, sandbox
 from labreport.console import terminal_text
 from labreport.embed import MAX_EMBED_BYTES
 from labreport.fingerprint import SKIPPED_DIRS, SKIPPED_FILES
 from labreport.protocol import (
     EXIT_REPORT,
     FIGURE_INDEX,
-    FIGURE_LIMIT_ENV,
-    MPL_BACKEND,
-    PARENT_PID_ENV,
     RECORDS_FILE,
-    RESULTS_ENV,
     RUN_TOKEN_ENV,
     RunRequest,
 )
@@ -62,34 +57,7 @@ log = logging.getLogger(__name__)
 
 _TICK = 0.05  # seconds between checks of timeout, memory and cancellation
 _DRAIN_GRACE = 2.0  # seconds to wait for the rest of the output once the tree is killed
-_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _IGNORED = shutil.ignore_patterns(*SKIPPED_DIRS, *SKIPPED_FILES)
-
-
-def _child_env(results: Path, limits: RunLimits, token: str) -> dict[str, str]:
-    threads = limits.threads
-    env = dict(os.environ)
-    env.update(
-        MPLBACKEND=MPL_BACKEND,
-        **{
-            RESULTS_ENV: str(results),
-            FIGURE_LIMIT_ENV: str(limits.figure_limit),
-            PARENT_PID_ENV: str(os.getpid()),
-            RUN_TOKEN_ENV: token,
-        },
-        PYTHONUNBUFFERED="1",
-        PYTHONHASHSEED="0",
-        PYTHONIOENCODING="utf-8",
-        PYTHONDONTWRITEBYTECODE="1",
-        OMP_NUM_THREADS=str(threads),
-        MKL_NUM_THREADS=str(threads),
-        OPENBLAS_NUM_THREADS=str(threads),
-    )
-    if _PACKAGE_PARENT not in site.getsitepackages():
-        # Running from a source checkout: let the child import labreport.child and .record.
-        parts = [_PACKAGE_PARENT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
 
 
 class _Drain(threading.Thread):
@@ -306,7 +274,7 @@ def prestart(warm: WarmPool, experiment_dir: Path, limits: RunLimits | None = No
     so that its imports (most of a second, two with torch) overlap with reading the spec."""
     programs = sorted(experiment_dir.glob("*.py"))
     if programs:
-        env = _child_env(Path(os.devnull), limits or RunLimits(), "")
+        env = sandbox.program_env(limits or RunLimits())
         warm.prestart(program_kind(programs[0]), env)
 
 
@@ -321,12 +289,15 @@ def run_program(
     warm: WarmPool | None = None,
     workdir: Path | None = None,
     show_files: Sequence[str] = (),
+    protected: Sequence[Path] = (),
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
 
     It runs in a fresh scratch copy of ``experiment_dir``, or in ``workdir`` when given (a
     copy the caller made and shares between the programs of a pipeline, in order).
-    ``show_files`` are read from the working folder when the program has ended.
+    ``show_files`` are read from the working folder when the program has ended. The program
+    may write only in its working folder, its own temp folder and the machine's temp folders
+    that hold none of ``protected`` (the project, the output folder), where the system allows.
 
     With ``warm``, the program is forked from a warm interpreter that has NumPy, matplotlib
     and (if the program imports it) PyTorch loaded already; else, or if that fails, it runs in
@@ -339,11 +310,14 @@ def run_program(
     token = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="labreport-run-") as tmp:
         work, results = workdir or Path(tmp, "work"), Path(tmp, "results")
+        own_tmp = Path(tmp, "tmp")
         if workdir is None:
             copy_experiment(experiment_dir, work)
         results.mkdir()
-        request = RunRequest(code, tuple(args), seed, limits.threads)
-        env = _child_env(results, limits, token)
+        own_tmp.mkdir()
+        writable = sandbox.writable_folders((work, results, own_tmp), (experiment_dir, *protected))
+        request = RunRequest(code, tuple(args), seed, limits.threads, writable, limits.memory_limit)
+        env = sandbox.program_env(limits, results, token, own_tmp)
         start = time.perf_counter()
         proc: subprocess.Popen[bytes] | WarmChild | None = None
         if warm is not None:
@@ -351,7 +325,7 @@ def run_program(
             proc = warm.spawn(kind, env, work, request)
         if proc is None:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "labreport.child.harness", request.to_json()],
+                [sys.executable, "-P", "-m", "labreport.child.harness", request.to_json()],
                 cwd=work,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -80,6 +80,13 @@ class Program(_Model):
     figure_limit: int | None = Field(
         None, ge=0, description="Figures captured; later ones are dropped with a marker."
     )
+    pass_env: StrList = Field(
+        [],
+        description=(
+            "Variables of labreport's environment the program receives by name, e.g. DATA_DIR "
+            "(beyond PATH, HOME, the locale and thread settings; nothing else crosses over)."
+        ),
+    )
     show_files: StrList = Field(
         [],
         description=(

@@ -78,7 +78,7 @@ class _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labreport.child.zygote", kind, str(theirs.fileno())],
+            [sys.executable, "-P", "-m", "labreport.child.zygote", kind, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip

@@ -4,6 +4,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,23 @@ def working_directory(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(old)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A folder that a test and the programs it builds both write in. Programs may write only in
+    the machine's temp folders that hold no project (#15), and pytest keeps projects in /tmp, so
+    the channel lies in a temp folder of its own: run labreport with ``env``, whose TMPDIR it is."""
+
+    folder: Path
+    env: dict[str, str]
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> Channel:
+    temp = tmp_path / "temp"
+    (temp / "channel").mkdir(parents=True)
+    return Channel(temp / "channel", {**os.environ, "TMPDIR": str(temp)})
 
 
 @pytest.fixture

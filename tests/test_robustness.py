@@ -39,7 +39,7 @@ from labreport.results import DEFAULT_FIGURE_LIMIT, DEFAULT_OUTPUT_LIMIT, RunLim
 from labreport.runner import run_program
 from labreport.spec import load_experiment, parse_spec
 
-from conftest import PROJECTS
+from conftest import PROJECTS, Channel
 
 HOSTILE = PROJECTS / "hostile"
 MiB = 1024 * 1024
@@ -601,9 +601,8 @@ print("slept enough")
 """
 
 
-def _interrupt_project(root: Path) -> Path:
-    pids = root / "pids"
-    pids.mkdir(parents=True)
+def _interrupt_project(root: Path, pids: Path) -> Path:
+    root.mkdir()
     (pids / "block").write_text("")
     (root / "labreport.toml").write_text("")
     write_spec(root / "experiments" / "a_quick", SPEC.replace("number: 1", "number: 1"))
@@ -615,12 +614,14 @@ def _interrupt_project(root: Path) -> Path:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_build_stops_every_program_and_the_next_build_carries_on(
-    tmp_path: Path, signum: int
+    tmp_path: Path, signum: int, channel: Channel
 ) -> None:
     root = tmp_path / "project"
-    pids_dir = _interrupt_project(root)
+    pids_dir = _interrupt_project(root, channel.folder)
     command = [sys.executable, "-m", "labreport", "build", "--all", "-j", "2", "--format", "html"]
-    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, cwd=root, env=channel.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while len(list(pids_dir.glob("*.pids"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -640,7 +641,9 @@ def test_interrupted_build_stops_every_program_and_the_next_build_carries_on(
         assert cache.get(entry.stem) is not None, f"damaged cache entry {entry}"
 
     (pids_dir / "block").unlink()
-    again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        command, cwd=root, env=channel.env, capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == 0, again.stderr
     for name in ("a_quick", "b_sleep", "c_sleep"):
         assert (root / "build" / f"{name}.html").is_file()

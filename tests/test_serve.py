@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import copy_project
+from conftest import Channel, copy_project
 
 SCRIPT = Path(sys.executable).with_name("labreport")
 DEADLINE = 60.0  # seconds: a bound on a hang, not a measurement
@@ -74,13 +74,14 @@ class Preview:
 
 
 @contextmanager
-def serving(root: Path, *args: str) -> Iterator[Preview]:
-    """``labreport serve ARGS --port 0`` in ``root``; the URL is its first line of output."""
+def serving(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Preview]:
+    """``labreport serve ARGS --port 0`` in ``root`` (with ``env``); the URL is its first line
+    of output."""
     log_path = root.parent / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [str(SCRIPT), "serve", *args, "--port", "0"], cwd=root, stdout=subprocess.PIPE,
-            stderr=log, stdin=subprocess.DEVNULL, text=True,
+            stderr=log, stdin=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
         try:
             assert process.stdout is not None
@@ -210,11 +211,10 @@ record("version", VERSION)
 """
 
 
-def test_an_edit_saved_during_a_build_is_built_next(mini: Path, tmp_path: Path) -> None:
+def test_an_edit_saved_during_a_build_is_built_next(mini: Path, channel: Channel) -> None:
     """The program waits for a file the test creates, so the edits land while it runs: the
     spec (already read by this build) and the program itself (already copied for this run)."""
-    gates = tmp_path / "gates"
-    gates.mkdir()
+    gates = channel.folder
     folder = mini / "experiments" / "slow"
     folder.mkdir()
     (folder / "gated.py").write_text(GATED.format(folder=str(gates)))
@@ -223,7 +223,7 @@ def test_an_edit_saved_during_a_build_is_built_next(mini: Path, tmp_path: Path) 
         "number: 3\ntitle: A slow one\naim: The first aim.\nprograms:\n  - code: gated.py\n"
         "result: It recorded version {{ results.version }}.\n"
     )
-    with serving(mini, "slow") as preview:
+    with serving(mini, "slow", env=channel.env) as preview:
         deadline = time.monotonic() + DEADLINE
         while not (gates / "started-1").exists():
             assert time.monotonic() < deadline, (gates, preview.log.read_text())

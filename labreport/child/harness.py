@@ -3,7 +3,8 @@
 Invoked as ``python -m labreport.child.harness REQUEST`` by the runner, ``REQUEST`` being a
 :class:`~labreport.protocol.RunRequest` in JSON (a warm interpreter calls :func:`run` with it).
 It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the
-runner), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
+runner) and :mod:`labreport.child.confine` (which fences in what the program may write, before
+it starts), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
 never pays for torch. Likewise it hooks matplotlib only when the program imports it:
 :mod:`labreport.child.figures` then captures every figure saved or shown, whatever backend the
 program selects, and this module captures the ones still open when the program ends.
@@ -33,6 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from labreport.child.confine import confine
 from labreport.protocol import (
     EXIT_REPORT,
     RESULTS_ENV,
@@ -136,6 +138,7 @@ def run(request: RunRequest) -> int:
     """Run the program as ``request`` says, write the exit report; the program's exit code."""
     die_with_parent()
     faulthandler.enable()
+    confinement = confine(request.writable, request.shm_size) if request.writable else {}
     seed, program = request.seed, request.program
     torch: Any = sys.modules.get("torch")
     if torch is not None:  # preloaded by a warm interpreter, before this run's settings existed
@@ -154,7 +157,9 @@ def run(request: RunRequest) -> int:
     if hooks:
         sys.meta_path.insert(0, _AfterImport(hooks))
     sys.argv = [program, *request.args]
-    sys.path[0] = os.path.dirname(os.path.abspath(program))
+    # As `python program.py` would: its folder first. Inserted, not put over sys.path[0]: the
+    # interpreter started with -P, so that entry is the standard library's, not a folder.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(program)))
     report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}
     start = time.perf_counter()
     try:
@@ -182,6 +187,7 @@ def run(request: RunRequest) -> int:
         sys.stderr.write(f"labreport: could not capture the open figures: {exc}\n")
     report["duration"] = time.perf_counter() - start
     report["environment"] = _environment()
+    report["confinement"] = confinement
     sys.stdout.flush()
     sys.stderr.flush()
     Path(os.environ[RESULTS_ENV], EXIT_REPORT).write_text(json.dumps(report), encoding="utf-8")
