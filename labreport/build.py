@@ -12,6 +12,8 @@ instead of redoing it beside it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -237,12 +239,8 @@ class Builder:
     # ------------------------------------------------------------------ one experiment
     def _build(self, exp_id: str, start: float) -> ExperimentOutcome:
         folder = self.project.experiments_dir / exp_id
-        # Not --strict: the record's bytes do not depend on it. It only decides whether a
-        # failed check fails the build, and the state remembers the failed checks.
-        digest = inputs_digest(
-            folder, self.project.config_path, self.search_path.folders,
-            (self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS),
-        )  # fmt: skip
+        made_from = self._inputs_digest(folder)  # before the spec is read: an edit during
+        digest = self._with_env(made_from, self.state.passed_env(exp_id))  # the build rebuilds
         owed = None if self.options.force else self.state.current(exp_id, digest)
         if owed is not None:
             self._check_strict(exp_id, owed)  # up to date, but still owing what --strict wants
@@ -271,14 +269,40 @@ class Builder:
             written.append(target)
         # One clock reading: the summary and the next batch's ordering see the same duration.
         elapsed = time.perf_counter() - start
+        passed = self._passed_env(source)
+        digest = self._with_env(made_from, passed)  # with the names this spec passes
         try:
-            self.state.save(exp_id, digest, written, elapsed, failed_checks)
+            self.state.save(exp_id, digest, written, elapsed, failed_checks, passed)
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
             exp_id, "built", tuple(written), ran, cached, elapsed,
             warnings=tuple(warnings), failed_checks=tuple(failed_checks),
         )  # fmt: skip
+
+    def _passed_env(self, source: ExperimentSource) -> tuple[str, ...]:
+        """The variables the experiment's programs receive by name (spec and labreport.toml)."""
+        names = [*self.project.config.run.pass_env]
+        for program in source.spec.programs:
+            names += program.pass_env
+        return tuple(sorted(set(names)))
+
+    def _inputs_digest(self, folder: Path) -> str:
+        """What the outputs are made from. Not --strict: the record's bytes do not depend on
+        it. It only decides whether a failed check fails the build, and the state remembers
+        the failed checks."""
+        return inputs_digest(
+            folder, self.project.config_path, self.search_path.folders,
+            (self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS),
+        )  # fmt: skip
+
+    def _with_env(self, made_from: str, passed_env: Sequence[str]) -> str:
+        """``made_from`` with the values of the variables passed by name, which are inputs
+        too (the names are the last build's when checking, as the spec is read only when there
+        is work to do)."""
+        names = sorted({*self.project.config.run.pass_env, *passed_env})
+        values = json.dumps([made_from, {name: os.environ.get(name) for name in names}])
+        return hashlib.sha256(values.encode()).hexdigest()
 
     def _check_strict(self, exp_id: str, failed_checks: Sequence[str]) -> None:
         """Under ``--strict``, a failed check fails the experiment, freshly built or not."""

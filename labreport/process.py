@@ -1,8 +1,9 @@
 """A program's process tree, read from ``/proc``: how much memory it holds, and every process in it.
 
-The runner starts each program as the leader of a new session, so everything the program starts
-carries that session id -- unless it calls ``setsid()`` itself, as a daemonising child does. Those
-still inherit the run's token in their environment, so the two together find the whole tree.
+Each run is led by a supervisor that is a child subreaper (:mod:`labreport.proctree`), so every
+process the program starts stays its descendant, whatever session it moves to and whatever
+environment it clears: the tree is found by parent links. The run's session and a per-run token
+in the environment are a second net, for a supervisor that could not become a subreaper.
 
 Memory is measured as the resident set (RSS) of the tree, polled, not as an rlimit: importing torch
 maps ~0.8 GB of address space for ~0.35 GB resident, and a CUDA context reserves tens of GB of
@@ -20,36 +21,13 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-PROC = Path("/proc")
+from labreport import proctree
+from labreport.proctree import PROC
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TREE_SCAN_INTERVAL = 0.5  # seconds between scans of all of /proc for the program's descendants
-
-
-def supported() -> bool:
-    """Whether this system has a Linux-style ``/proc`` to read processes from."""
-    return (PROC / "self" / "stat").is_file()
-
-
-def _pids() -> Iterator[int]:
-    with contextlib.suppress(OSError), os.scandir(PROC) as entries:
-        for entry in entries:
-            if entry.name.isdigit():
-                yield int(entry.name)
-
-
-def _session_and_rss(pid: int) -> tuple[int, int] | None:
-    """(session id, resident bytes) of a live process, or None if it is gone or a zombie."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces and ')'
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[3]), int(fields[21]) * _PAGE
+supported = proctree.supported
 
 
 def _has_token(pid: int, token: bytes) -> bool:
@@ -68,26 +46,38 @@ def resident_bytes(pid: int) -> int:
         return 0
 
 
-def members(session: int, token: bytes | None = None) -> dict[int, int]:
-    """pid → resident bytes of every live process in ``session`` or carrying ``token``."""
-    found = {}
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``, from one small read (the supervisor's program)."""
+    try:
+        return [
+            int(c) for c in (PROC / str(pid) / "task" / str(pid) / "children").read_text().split()
+        ]
+    except (OSError, ValueError):
+        return []
+
+
+def tree(leader: int, token: bytes | None = None) -> set[int]:
+    """Every live process of a run but its leader: its descendants (all of them, as the leader
+    is a subreaper), and as a second net those still in its session or carrying ``token``."""
+    found = set(proctree.descendants(leader))
     own = os.getpid()
-    for pid in _pids():
-        if pid == own:
+    for pid in proctree.pids():
+        if pid in (own, leader) or pid in found:
             continue
-        info = _session_and_rss(pid)
-        if info is None:
+        fields = proctree.stat_fields(pid)
+        if fields is None:
             continue
-        if info[0] == session or (token is not None and _has_token(pid, token)):
-            found[pid] = info[1]
+        if int(fields[3]) == leader or (token is not None and _has_token(pid, token)):
+            found.add(pid)
     return found
 
 
 class MemoryWatch:
     """Tells when a program's tree holds more than ``limit`` bytes.
 
-    The leader is read on every poll; the rest of the tree, which needs a scan of all of ``/proc``,
-    every :data:`TREE_SCAN_INTERVAL` seconds, its last total standing in between.
+    The leader's children (the program, under its supervisor) are read on every poll;
+    the rest of the tree, which needs a scan of all of ``/proc``, every
+    :data:`TREE_SCAN_INTERVAL` seconds, its last total standing in between.
     """
 
     def __init__(self, leader: int, limit: int) -> None:
@@ -98,31 +88,31 @@ class MemoryWatch:
     def over_limit(self) -> int | None:
         """The bytes in use when over the limit, else None."""
         now = time.monotonic()
+        # The supervisor only waits, on pages it shares with the program: count the program.
+        near = children(self.leader) or [self.leader]
         if now >= self._next_scan:
-            tree = members(self.leader)
-            tree.pop(self.leader, None)
-            self._others = sum(tree.values())
+            far = proctree.descendants(self.leader)
+            self._others = sum(resident_bytes(pid) for pid in far if pid not in near)
             self._next_scan = now + TREE_SCAN_INTERVAL
-        used = resident_bytes(self.leader) + self._others
+        used = sum(resident_bytes(pid) for pid in near) + self._others
         return used if used > self.limit else None
 
 
-def kill_tree(session: int, token: bytes) -> int:
-    """SIGKILL every process of the program's tree, rescanning until none is left.
-
-    A killed process cannot fork again, so a few rounds reach everything a fork loop had started.
-    Returns how many processes were killed.
-    """
-    killed = 0
-    for _ in range(10):
-        pids = members(session, token)
-        if not pids:
+def kill_tree(leader: int, token: bytes) -> int:
+    """SIGKILL every process of the run, its leader last: while the leader lives, it adopts
+    the orphans of those killed, so none escapes between two rounds. Returns the kills sent."""
+    killed = proctree.kill_descendants(leader)
+    for _ in range(proctree.KILL_ROUNDS):
+        found = tree(leader, token)
+        if not found:
             break
-        for pid in pids:
+        for pid in found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
         time.sleep(0.01)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(leader, signal.SIGKILL)
     return killed
 
 

@@ -123,16 +123,19 @@ class ForkReply:
         )
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the labreport that started it dies (named by
-    :data:`PARENT_PID_ENV`), so nothing runs on with nobody enforcing its limits."""
-    parent = os.environ.get(PARENT_PID_ENV)
-    if not parent or not sys.platform.startswith("linux"):
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when the process that started it dies: labreport
+    (named by :data:`PARENT_PID_ENV`) or ``parent``, so nothing runs on with nobody enforcing
+    its limits."""
+    if parent is None:
+        named = os.environ.get(PARENT_PID_ENV)
+        parent = int(named) if named else None
+    if parent is None or not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != int(parent):  # labreport died before the request was made
+        if os.getppid() != parent:  # the parent died before the request was made
             os._exit(1)

@@ -88,11 +88,12 @@ class _Drain(threading.Thread):
 
 
 def _kill_tree(proc: subprocess.Popen[bytes] | WarmChild, token: str) -> None:
-    """Kill the program with everything it started, including processes that left its group."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """Kill the program with everything it started, including processes that left its group
+    or session: its supervisor last, as it adopts the orphans of those killed meanwhile."""
     if process.supported():
         process.kill_tree(proc.pid, f"{RUN_TOKEN_ENV}={token}".encode())
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -70,6 +70,12 @@ class BuildState:
         claims = stored.get("failed_checks")
         return tuple(str(c) for c in claims) if isinstance(claims, list) else ()
 
+    def passed_env(self, exp_id: str) -> tuple[str, ...]:
+        """The variables the last build passed to the programs by name: their values are
+        inputs too (a different DATA_DIR is a different run)."""
+        names = self._load(exp_id).get("passed_env")
+        return tuple(str(n) for n in names) if isinstance(names, list) else ()
+
     def last_duration(self, exp_id: str) -> float | None:
         """Seconds the last successful build took; None when unknown. Used to order a batch."""
         seconds = self._load(exp_id).get("seconds")
@@ -82,11 +88,13 @@ class BuildState:
         outputs: Iterable[Path],
         seconds: float | None = None,
         failed_checks: Iterable[str] = (),
+        passed_env: Iterable[str] = (),
     ) -> None:
         record = {
             "inputs": digest,
             "outputs": {str(p): _file_digest(p) for p in outputs},
             "seconds": None if seconds is None else round(seconds, 3),
             "failed_checks": list(failed_checks),
+            "passed_env": list(passed_env),
         }
         write_atomic(self._path(exp_id), json.dumps(record, indent=1).encode())

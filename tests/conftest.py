@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,3 +101,20 @@ def mutated(data: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
     else:
         parent[path[-1]] = value
     return data
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: it only waits to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pids: list[int]) -> list[int]:
+    """The pids still alive after a grace period for the kernel to finish the kills."""
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]

@@ -39,7 +39,7 @@ from labreport.results import DEFAULT_FIGURE_LIMIT, DEFAULT_OUTPUT_LIMIT, RunLim
 from labreport.runner import run_program
 from labreport.spec import load_experiment, parse_spec
 
-from conftest import PROJECTS, Channel
+from conftest import PROJECTS, Channel, wait_gone
 
 HOSTILE = PROJECTS / "hostile"
 MiB = 1024 * 1024
@@ -67,23 +67,6 @@ def errors(result: Result) -> list[str]:
 
 def html_of(root: Path, exp_id: str) -> BeautifulSoup:
     return BeautifulSoup((root / "build" / f"{exp_id}.html").read_text(), "html.parser")
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not: it only waits to be reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def wait_gone(pids: list[int]) -> list[int]:
-    """The pids still alive after a grace period for the kernel to finish the kills."""
-    deadline = time.monotonic() + 5
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [p for p in pids if alive(p)]
 
 
 def leftovers(root: Path) -> list[Path]:

@@ -25,7 +25,9 @@ import itertools
 import json
 import os
 import random
+import resource
 import runpy
+import signal
 import sys
 import time
 import traceback
@@ -34,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from labreport import proctree
 from labreport.child.confine import confine
 from labreport.protocol import (
     EXIT_REPORT,
@@ -135,8 +138,57 @@ def _environment() -> dict[str, str]:
 
 
 def run(request: RunRequest) -> int:
-    """Run the program as ``request`` says, write the exit report; the program's exit code."""
+    """Run the program as ``request`` says; the program's exit code.
+
+    This process becomes the run's supervisor, a child subreaper, and the program runs in a
+    child of it: whatever the program starts, however it detaches (a new session, a cleared
+    environment, a dead parent), stays a descendant of the supervisor, which ends them all when
+    the program ends and labreport can find them all meanwhile (:mod:`labreport.proctree`).
+    The supervisor stays outside the program's confinement, so the program cannot signal it.
+    Where no subreaper can be had, the program runs in this process, as it always did.
+    """
     die_with_parent()
+    if proctree.become_subreaper():
+        program = os.fork()
+        if program:
+            return _supervise(program)
+        die_with_parent(os.getppid())  # the supervisor's death is the run's end
+    return _run_program(request)
+
+
+def _supervise(program: int) -> int:
+    """Wait for the program, adopting and reaping the orphans it leaves; then end whatever it
+    left running and end as it ended (its exit code, or killed by the same signal)."""
+    status = 0
+    while True:
+        try:
+            pid, status_of = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if pid == program:
+            status = status_of
+            break
+    proctree.kill_descendants(os.getpid())
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:  # reap the killed, so none lingers as a zombie
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.01)
+        except ChildProcessError:
+            break
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # end as the program did, so labreport says "killed by SIGSEGV"
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # its core dump is not ours
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        return 128 - code
+    return code
+
+
+def _run_program(request: RunRequest) -> int:
+    """Run the program in this process and write the exit report; its exit code."""
     faulthandler.enable()
     confinement = confine(request.writable, request.shm_size) if request.writable else {}
     seed, program = request.seed, request.program
