@@ -72,18 +72,38 @@ def tree(leader: int, token: bytes | None = None) -> set[int]:
     return found
 
 
+SHM = PROC.parent / "dev" / "shm"
+
+
+def shm_files() -> dict[str, int]:
+    """Name → bytes held of each of this user's files in the machine's shared memory."""
+    found = {}
+    with contextlib.suppress(OSError), os.scandir(SHM) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid == os.getuid():
+                    found[entry.name] = info.st_blocks * 512
+    return found
+
+
 class MemoryWatch:
     """Tells when a program's tree holds more than ``limit`` bytes.
 
     The leader's children (the program, under its supervisor) are read on every poll;
     the rest of the tree, which needs a scan of all of ``/proc``, every
-    :data:`TREE_SCAN_INTERVAL` seconds, its last total standing in between.
+    :data:`TREE_SCAN_INTERVAL` seconds, its last total standing in between. With
+    ``shared_shm`` (the run could not have a /dev/shm of its own), each file this user made in
+    /dev/shm since the run began counts too: over-counting what a concurrent run writes there
+    errs on the safe side.
     """
 
-    def __init__(self, leader: int, limit: int) -> None:
+    def __init__(self, leader: int, limit: int, shared_shm: bool = False) -> None:
         self.leader, self.limit = leader, limit
         self._others = 0
         self._next_scan = time.monotonic() + TREE_SCAN_INTERVAL
+        # Where the run has no /dev/shm of its own, what it writes there is memory it holds.
+        self._shm_before = set(shm_files()) if shared_shm else None
 
     def over_limit(self) -> int | None:
         """The bytes in use when over the limit, else None."""
@@ -93,6 +113,9 @@ class MemoryWatch:
         if now >= self._next_scan:
             far = proctree.descendants(self.leader)
             self._others = sum(resident_bytes(pid) for pid in far if pid not in near)
+            if self._shm_before is not None:
+                new = shm_files().items()
+                self._others += sum(size for name, size in new if name not in self._shm_before)
             self._next_scan = now + TREE_SCAN_INTERVAL
         used = sum(resident_bytes(pid) for pid in near) + self._others
         return used if used > self.limit else None

@@ -54,7 +54,9 @@ class RunRequest:
     # The folders the program may write in (its working folder, results and temp folders);
     # the harness confines it to them before it starts (labreport.child.confine).
     writable: tuple[str, ...] = ()
-    shm_size: int | None = None  # bytes of its private /dev/shm: the run's memory limit
+    # Bytes of the private /dev/shm the program gets (its memory limit; 0: no size), or None
+    # where labreport found that this machine cannot give one (labreport.sandbox).
+    private_shm: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -71,7 +73,7 @@ class RunRequest:
             seed=int(data.get("seed", 0)),
             threads=int(data.get("threads", 1)),
             writable=tuple(str(path) for path in data.get("writable", ())),
-            shm_size=None if data.get("shm_size") is None else int(data["shm_size"]),
+            private_shm=None if data.get("private_shm") is None else int(data["private_shm"]),
         )
 
 

@@ -203,7 +203,8 @@ def _supervise(
     watch = None
     if limits.memory_limit is not None:
         if process.supported():
-            watch = process.MemoryWatch(proc.pid, limits.memory_limit)
+            shared_shm = not sandbox.private_shm_works()
+            watch = process.MemoryWatch(proc.pid, limits.memory_limit, shared_shm)
         else:
             log.warning("no /proc on this system: the memory limit is not enforced")
     while True:

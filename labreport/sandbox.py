@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import site
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 
 from labreport.child.confine import landlock_abi
@@ -116,6 +119,25 @@ def writable_folders(own: Sequence[Path], protected: Iterable[Path]) -> tuple[st
         if not any(_inside(path, temp) for path in shielded):
             folders.append(temp)
     return tuple(str(folder) for folder in folders)
+
+
+@cache
+def private_shm_works() -> bool:
+    """Whether programs can get a /dev/shm of their own here: tried once per labreport
+    process in a throwaway interpreter (~30 ms), because a process whose attempt fails half-way
+    (a user namespace granted, its mount refused, as under Ubuntu's AppArmor rules) cannot go
+    back, and a program must never pay for the try."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-P", "-m", "labreport.child.confine"],
+            env=importable(dict(os.environ)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 def confinement_warning() -> str | None:

@@ -13,12 +13,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
+from labreport import process
 from labreport.child.confine import landlock_abi
 
 from conftest import wait_gone
@@ -272,3 +274,23 @@ def test_a_local_random_or_json_module_does_not_shadow_the_standard_library(
     assert result.returncode == 0, result.stderr
     assert not marker.exists(), marker.read_text()
     assert (tmp_path / "build" / "plain.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_where_dev_shm_is_shared_what_a_run_writes_there_counts_as_its_memory(
+    tmp_path: Path,
+) -> None:
+    """Where no private /dev/shm can be had (a container without user namespaces, Ubuntu's
+    AppArmor rules), the memory watch counts the run's new files there."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    shm = Path("/dev/shm", f"labreport-test-{tmp_path.name}-{os.getpid()}")
+    try:
+        watch = process.MemoryWatch(sleeper.pid, 64 << 20, shared_shm=True)
+        shm.write_bytes(b"x" * (80 << 20))
+        time.sleep(process.TREE_SCAN_INTERVAL + 0.1)
+        used = watch.over_limit()
+        assert used is not None and used >= 80 << 20
+        assert process.MemoryWatch(sleeper.pid, 64 << 20).over_limit() is None  # a private one
+    finally:
+        shm.unlink(missing_ok=True)
+        sleeper.kill()
+        sleeper.wait()

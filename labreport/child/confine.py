@@ -138,6 +138,13 @@ _CLONE_NEWUSER = 0x10000000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 
 
+def probe() -> int:
+    """Exit status 0 when this process could get a private /dev/shm: labreport runs this in a
+    throwaway interpreter once, before it asks any program's process to (``python -m
+    labreport.child.confine``)."""
+    return 0 if private_shm(1 << 20) and os.access(SHM, os.W_OK) else 1
+
+
 def private_shm(size: int | None) -> bool:
     """Give this process (and what it starts) a ``/dev/shm`` of its own: a tmpfs of at most
     ``size`` bytes in a new user and mount namespace, gone with the run's last process.
@@ -167,11 +174,17 @@ def private_shm(size: int | None) -> bool:
 
 
 def confine(writable: Sequence[str], shm_size: int | None) -> dict[str, str]:
-    """Both confinements, as far as this machine allows; what held, for the run's report."""
+    """Both confinements, as far as this machine allows; what held, for the run's report.
+    ``shm_size`` None: do not try a private /dev/shm (labreport's probe found none possible:
+    a failed attempt could leave the process in a namespace where its files have no owner)."""
     achieved: dict[str, str] = {}
     with contextlib.suppress(OSError):
-        if private_shm(shm_size):
+        if shm_size is not None and private_shm(shm_size or None):
             achieved["shm"] = "private"
     abi = restrict_writes([*writable, SHM])
     achieved["landlock"] = str(abi) if abi else "none"
     return achieved
+
+
+if __name__ == "__main__":
+    raise SystemExit(probe())

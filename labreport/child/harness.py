@@ -190,7 +190,7 @@ def _supervise(program: int) -> int:
 def _run_program(request: RunRequest) -> int:
     """Run the program in this process and write the exit report; its exit code."""
     faulthandler.enable()
-    confinement = confine(request.writable, request.shm_size) if request.writable else {}
+    confinement = confine(request.writable, request.private_shm) if request.writable else {}
     seed, program = request.seed, request.program
     torch: Any = sys.modules.get("torch")
     if torch is not None:  # preloaded by a warm interpreter, before this run's settings existed
