@@ -94,13 +94,17 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
-def _matplotlib_cache() -> Path:
+def _matplotlib_cache() -> list[Path]:
     """Where matplotlib keeps its font cache (as matplotlib finds it on Linux, not importing it):
     a program that finds no cache writes one there, and must not fail for it."""
     configured = os.environ.get("MPLCONFIGDIR")
     if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"
+        return [Path(configured)]
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except (RuntimeError, KeyError):  # no home directory: matplotlib uses a temp folder
+        return []
+    return [cache / "matplotlib"]
 
 
 def system_temp_folders() -> list[Path]:
@@ -114,7 +118,7 @@ def writable_folders(own: Sequence[Path], protected: Iterable[Path]) -> tuple[st
     system temp folder that holds none of ``protected`` (the project, the output folder): a
     project kept in /tmp is not left writable through /tmp."""
     shielded = list(protected)
-    folders = [*own, _matplotlib_cache()]
+    folders = [*own, *_matplotlib_cache()]
     for temp in system_temp_folders():
         if not any(_inside(path, temp) for path in shielded):
             folders.append(temp)

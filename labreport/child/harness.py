@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import random
-import resource
 import runpy
 import signal
 import sys
@@ -179,6 +178,8 @@ def _supervise(program: int) -> int:
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # end as the program did, so labreport says "killed by SIGSEGV"
         with contextlib.suppress(OSError, ValueError):
+            import resource  # POSIX only, as the fork that got us here
+
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # its core dump is not ours
         with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
             signal.signal(-code, signal.SIG_DFL)
