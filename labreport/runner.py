@@ -13,11 +13,8 @@ Output beyond the cap is counted, not kept, so labreport's memory stays bounded 
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
-import mimetypes
 import os
 import re
 import shutil
@@ -33,19 +30,20 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from labreport import process, sandbox
+from labreport.capture import (
+    environment,
+    read_exit_report,
+    read_figures,
+    read_files,
+    read_records,
+)
 from labreport.console import terminal_text
-from labreport.embed import MAX_EMBED_BYTES
 from labreport.fingerprint import SKIPPED_DIRS, SKIPPED_FILES
 from labreport.protocol import (
-    EXIT_REPORT,
-    FIGURE_INDEX,
-    RECORDS_FILE,
     RUN_TOKEN_ENV,
     RunRequest,
 )
 from labreport.results import (
-    CapturedFigure,
-    CapturedFile,
     RunCancelled,
     RunLimits,
     RunResult,
@@ -94,84 +92,6 @@ def _kill_tree(proc: subprocess.Popen[bytes] | WarmChild, token: str) -> None:
         process.kill_tree(proc.pid, f"{RUN_TOKEN_ENV}={token}".encode())
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def valid_text(value: Any) -> Any:
-    """``value`` read from the program's JSON with every lone surrogate (``record("name",
-    os.listdir()[0])`` for a file whose name is not UTF-8 gives one: JSON can carry it, UTF-8
-    cannot) replaced by U+FFFD, in strings, list items and dict keys and values alike; as the
-    program's output and files are decoded with ``errors="replace"``. Without this, the record's
-    HTML cannot be encoded, and neither can an error message that quotes the value."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [valid_text(item) for item in value]
-    if isinstance(value, dict):
-        return {valid_text(str(key)): valid_text(item) for key, item in value.items()}
-    return value
-
-
-def _read_figures(results: Path) -> tuple[tuple[CapturedFigure, ...], int]:
-    """The captured figures in creation order, and how many were dropped over the limit."""
-    index = results / FIGURE_INDEX
-    if not index.exists():
-        return (), 0
-    latest: dict[int, dict[str, Any]] = {}
-    dropped: set[int] = set()
-    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-            number = int(entry["number"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue  # a line cut short by a kill
-        if entry.get("dropped"):
-            dropped.add(number)
-        else:
-            latest[number] = entry
-    figures = []
-    for number in sorted(latest):
-        path = results / str(latest[number].get("file"))
-        if path.is_file():
-            svg = path.read_text(encoding="utf-8", errors="replace")
-            title = valid_text(str(latest[number].get("title", "")))
-            figures.append(CapturedFigure(number, svg, title))
-    return tuple(figures), len(dropped - set(latest))
-
-
-def _read_records(results: Path) -> dict[str, Any]:
-    """The values the program recorded; a later value wins a repeated name."""
-    path = results / RECORDS_FILE
-    records: dict[str, Any] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-                records[valid_text(str(entry["name"]))] = valid_text(entry["value"])
-            except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
-                continue  # a line cut short by a kill, or written by hand
-    return records
-
-
-def _read_exit_report(results: Path) -> dict[str, Any]:
-    try:
-        report = valid_text(json.loads((results / EXIT_REPORT).read_text(encoding="utf-8")))
-    except (OSError, ValueError, RecursionError):
-        return {}  # no report: the program died before the harness could write it
-    if not isinstance(report, dict):
-        return {}
-    if not isinstance(report.get("traceback"), str | None):
-        del report["traceback"]  # the program wrote over the harness's report
-    return report
-
-
-def _environment(report: dict[str, Any]) -> dict[str, str]:
-    found = report.get("environment")
-    if not isinstance(found, dict):
-        return {}
-    return {str(k): str(v) for k, v in found.items()}
 
 
 def _one_line(text: str) -> str:
@@ -245,30 +165,6 @@ def copy_experiment(experiment_dir: Path, work: Path) -> None:
     """The scratch copy a program runs in: the experiment folder without caches, so programs
     read their data by relative path and cannot litter the project."""
     shutil.copytree(experiment_dir, work, ignore=_IGNORED)
-
-
-_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".md", ".log")
-
-
-def _read_files(work: Path, names: Sequence[str]) -> tuple[CapturedFile, ...]:
-    """The ``show_files`` the program left in ``work``, as the record shows them; a file that
-    is missing, outside ``work`` or too large to carry is left out (the build says so)."""
-    found = []
-    root = work.resolve()
-    for name in names:
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if len(data) > MAX_EMBED_BYTES:
-            continue
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if path.suffix.lower() in _TEXT_SUFFIXES or mime.startswith("text/"):
-            text = data.decode("utf-8", errors="replace")
-            found.append(CapturedFile(name, mime, text))
-        else:
-            found.append(CapturedFile(name, mime, base64.b64encode(data).decode(), binary=True))
-    return tuple(found)
 
 
 def prestart(warm: WarmPool, experiment_dir: Path, limits: RunLimits | None = None) -> None:
@@ -345,7 +241,7 @@ def run_program(
             returncode = proc.wait()
         raw, dropped = drain.collect()
         duration = time.perf_counter() - start
-        report = _read_exit_report(results)
+        report = read_exit_report(results)
         status, error = _status(ending, used, returncode, report, limits)
         output = terminal_text(raw)
         if dropped:
@@ -353,7 +249,7 @@ def run_program(
                 f"\n[output truncated: {dropped} more bytes not shown "
                 f"(limit {process.format_bytes(limits.output_limit)})]\n"
             )
-        figures, figures_dropped = _read_figures(results)
+        figures, figures_dropped = read_figures(results)
         if figures_dropped:
             output += (
                 f"\n[figures truncated: {figures_dropped} more figure(s) not captured "
@@ -365,7 +261,7 @@ def run_program(
             status=status,
             output=output,
             figures=figures,
-            records=_read_records(results),
+            records=read_records(results),
             exit_code=returncode,
             error=error,
             traceback=report.get("traceback"),
@@ -373,6 +269,6 @@ def run_program(
             duration=duration,
             output_truncated_bytes=dropped,
             figures_dropped=figures_dropped,
-            environment=_environment(report),
-            files=_read_files(work, show_files),
+            environment=environment(report),
+            files=read_files(work, show_files),
         )

@@ -29,13 +29,13 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from labreport.cache import RunCache
+from labreport.capture import read_records as _read_records
 from labreport.errors import RenderError
 from labreport.formulas import FormulaError, render_formula
 from labreport.prose import ProseRenderer
 from labreport.protocol import RECORDS_FILE
 from labreport.render import evaluate_checks
 from labreport.results import CapturedFigure, CapturedFile, RunResult
-from labreport.runner import _read_records
 
 from conftest import REPO, copy_project, json_paths, mutated
 
