@@ -35,6 +35,9 @@ MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
 EXIT_REPORT = "exit.json"  # the harness's report: exit code, error, traceback, environment
 RECORDS_FILE = "records.jsonl"  # one {"name", "value"} per record() call
 FIGURE_INDEX = "figures.jsonl"  # one {"number", "file", "title"} (or "dropped") per figure
+# One figure's SVG file at most: labreport reads no figure file over it (records are mailed
+# around, and a 200,000-point scatter was 28 MB of SVG and two minutes of PDF).
+FIGURE_MAX_BYTES = 4 * 1024 * 1024
 
 
 # ---- parent → harness: what to run

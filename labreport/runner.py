@@ -30,13 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from labreport import process, sandbox
-from labreport.capture import (
-    environment,
-    read_exit_report,
-    read_figures,
-    read_files,
-    read_records,
-)
+from labreport.capture import read_files, read_results
 from labreport.console import terminal_text
 from labreport.fingerprint import SKIPPED_DIRS, SKIPPED_FILES
 from labreport.protocol import (
@@ -241,7 +235,8 @@ def run_program(
             returncode = proc.wait()
         raw, dropped = drain.collect()
         duration = time.perf_counter() - start
-        report = read_exit_report(results)
+        captured = read_results(results, limits)
+        report = captured.report
         status, error = _status(ending, used, returncode, report, limits)
         output = terminal_text(raw)
         if dropped:
@@ -249,26 +244,21 @@ def run_program(
                 f"\n[output truncated: {dropped} more bytes not shown "
                 f"(limit {process.format_bytes(limits.output_limit)})]\n"
             )
-        figures, figures_dropped = read_figures(results)
-        if figures_dropped:
-            output += (
-                f"\n[figures truncated: {figures_dropped} more figure(s) not captured "
-                f"(limit {limits.figure_limit})]\n"
-            )
+        output += captured.notes
         log.debug("%s: %s in %.2f s", code, status, duration)
         return RunResult(
             code=code,
             status=status,
             output=output,
-            figures=figures,
-            records=read_records(results),
+            figures=captured.figures,
+            records=captured.records,
             exit_code=returncode,
             error=error,
             traceback=report.get("traceback"),
             line=_failing_line(report.get("traceback"), code),
             duration=duration,
             output_truncated_bytes=dropped,
-            figures_dropped=figures_dropped,
-            environment=environment(report),
+            figures_dropped=captured.figures_dropped,
+            environment=captured.environment,
             files=read_files(work, show_files),
         )
