@@ -35,8 +35,18 @@ MPL_BACKEND = f"module://{MPL_BACKEND_MODULE}"
 EXIT_REPORT = "exit.json"  # the harness's report: exit code, error, traceback, environment
 RECORDS_FILE = "records.jsonl"  # one {"name", "value"} per record() call
 FIGURE_INDEX = "figures.jsonl"  # one {"number", "file", "title"} (or "dropped") per figure
-# One figure's SVG file at most: labreport reads no figure file over it (records are mailed
-# around, and a 200,000-point scatter was 28 MB of SVG and two minutes of PDF).
+
+# ---- how large one captured figure may be. Measured on the course's 2-core machines, WeasyPrint
+# lays out ~1,500 markers (or bars, mesh cells: separate shapes) a second but ~70,000 vertices of
+# a line a second, and a shape takes ~140 bytes of SVG, a vertex ~25: a 200,000-point scatter
+# was 28 MB of SVG and two minutes of PDF. So the child draws the heaviest of a figure's lines,
+# markers and shapes as a picture (PNG inside the SVG; axes and text stay vector) until what is
+# left is at most FIGURE_VECTOR_POINTS: ~2-3 MB of SVG and ~2 s of PDF at worst (100 random
+# walks of 990 points: 2.1 MB; a 2,400-point scatter: 0.3 MB).
+FIGURE_VECTOR_POINTS = 100_000  # vertices drawn as vectors in one figure
+MARKER_POINTS = 40  # a marker, bar or mesh cell counts as this many vertices (its layout time)
+# One figure's SVG file at most: a figure still larger is drawn whole as one picture by the
+# child, and labreport reads no figure file over it (records are mailed around).
 FIGURE_MAX_BYTES = 4 * 1024 * 1024
 
 

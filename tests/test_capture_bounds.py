@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -272,6 +273,66 @@ def test_a_device_or_fifo_in_place_of_a_results_file_is_not_read(tmp_path: Path)
 
 
 # ------------------------------------------------------------------------------ figures
+
+_SCATTER = """\
+import numpy as np
+import matplotlib.pyplot as plt
+
+x, y = np.random.rand(2, 200_000)
+plt.scatter(x, y, s=1)
+plt.plot([0, 1], [0, 1], color="red")  # light: stays vector
+plt.title("two hundred thousand")
+plt.show()
+print("plotted")
+"""
+
+
+@pytest.fixture(scope="module")
+def scatter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 200,000-point scatter, built as HTML and PDF once (it was 28 MB and two minutes)."""
+    root = project_with(tmp_path_factory.mktemp("scatter"), _SCATTER)
+    done = labreport(root, "build", "exp", "--format", "all")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_a_scatter_of_200k_points_is_a_small_figure_in_the_html(scatter: Path) -> None:
+    assert (scatter / "build" / "exp.html").stat().st_size < 1 * MiB
+    (svg,) = figure_svgs(scatter)
+    assert svg.count("<image") == 1  # the markers, as one picture
+    assert "<!-- two hundred thousand -->" in svg  # the title, still text drawn as vectors
+    assert "<!-- 0.8 -->" in svg  # and the ticks
+    assert svg.count('style="fill: none; stroke: #ff0000') == 1  # the red line too
+
+
+def test_a_scatter_of_200k_points_is_laid_out_in_the_pdf(scatter: Path) -> None:
+    text = pdf_text(scatter)
+    assert "Figure 1: two hundred thousand" in text
+    assert (scatter / "build" / "exp.pdf").stat().st_size < 1 * MiB
+
+
+_MATRIX = """\
+import numpy as np
+import matplotlib.pyplot as plt
+
+plt.imshow(np.random.default_rng(0).random((1500, 1500)), interpolation="none")
+plt.title("noise")
+plt.savefig("noise.png")
+print("shown")
+"""
+
+
+def test_a_figure_too_large_even_so_is_drawn_as_one_picture(tmp_path: Path) -> None:
+    """A 1500 x 1500 image drawn pixel for pixel is 10 MB of SVG."""
+    root = project_with(tmp_path, _MATRIX)
+    done = labreport(root, "build", "exp", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    (svg,) = figure_svgs(root)
+    assert len(svg) < 1 * MiB
+    assert re.search(r'<svg [^>]*width="460.8pt" height="345.6pt"', svg), svg[:300]
+    assert svg.count("<image") == 1 and "<path" not in svg
+    assert output_of(root) == "shown\n"
+
 
 _FORGED_SVG = f"""\
 import json, os

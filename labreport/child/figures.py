@@ -22,10 +22,17 @@ capture is ``fig-NNN.svg`` in the folder named by ``RESULTS_ENV`` plus a line of
 ``FIGURE_INDEX``. At most ``FIGURE_LIMIT_ENV`` distinct figures are captured (each costs tens of
 milliseconds to draw and to render); later ones are only noted as dropped, so a program that
 plots in a loop gets a marker in its record instead of a record that takes minutes to build.
+
+A figure stays small too. Its heaviest lines, markers and shapes are drawn as a picture inside
+the SVG (matplotlib's rasterisation: axes, ticks and text stay vector) until what is left holds
+at most ``FIGURE_VECTOR_POINTS``; and a figure whose SVG is still over ``FIGURE_MAX_BYTES`` is
+drawn whole as one picture. So a 200,000-point scatter is some tens of KB, not 28 MB of SVG
+that takes minutes to lay out in the PDF. The program's own savefig is left as it drew it.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import itertools
@@ -38,11 +45,19 @@ from types import ModuleType
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.collections import Collection, QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from labreport.protocol import (
     FIGURE_INDEX,
     FIGURE_LIMIT_ENV,
+    FIGURE_MAX_BYTES,
+    FIGURE_VECTOR_POINTS,
+    MARKER_POINTS,
     MPL_BACKEND,
     MPL_BACKEND_MODULE,
     RESULTS_ENV,
@@ -114,15 +129,11 @@ def _capture(figure: Figure, folder: str) -> None:
         _note(folder, {"number": number, "dropped": True})
         return
     _captured.add(number)
-    buffer = io.BytesIO()
     _capturing = True
     try:
-        # matplotlib's own SVG writer whatever the canvas (cairo's would differ), and fixed ids
-        # (the salt) and no date, so the same figure is the same bytes on every run.
-        with matplotlib.rc_context({"svg.hashsalt": "labreport"}):
-            _originals["savefig"](
-                figure, buffer, format="svg", backend="svg", metadata={"Date": None}
-            )
+        svg = _svg(figure)
+        if len(svg) > FIGURE_MAX_BYTES:
+            svg = _picture_svg(figure)
     finally:
         _capturing = False
     # Drawing as SVG changes the figure's dpi and back, which marks it stale; it is not: this
@@ -131,9 +142,94 @@ def _capture(figure: Figure, folder: str) -> None:
     name = f"fig-{number:03d}.svg"
     # Written whole, then renamed: a figure drawn again is never seen half-written after a kill.
     partial = Path(folder, f".{name}.partial")
-    partial.write_bytes(buffer.getvalue())
+    partial.write_bytes(svg)
     os.replace(partial, Path(folder, name))
     _note(folder, {"number": number, "file": name, "title": _title(figure)})
+
+
+_NO_LINE = frozenset({"None", "none", "", " "})
+_NO_MARKER = frozenset({None, "None", "none", "", " "})
+
+
+def _length(array: Any) -> int:
+    """How many points an array of them holds (matplotlib types them as any array-like)."""
+    shape = np.shape(array)
+    return int(shape[0]) if shape else 0
+
+
+def _points(artist: Artist) -> int:
+    """What drawing ``artist`` as vectors costs, in vertices; each marker, bar or mesh cell
+    counts as ``MARKER_POINTS`` (WeasyPrint lays a shape out ~40 times slower than a vertex)."""
+    if isinstance(artist, Line2D):
+        count = _length(artist.get_xydata())
+        line = 0 if artist.get_linestyle() in _NO_LINE else count
+        return line + (0 if artist.get_marker() in _NO_MARKER else MARKER_POINTS * count)
+    if isinstance(artist, QuadMesh):
+        rows, columns = np.shape(artist.get_coordinates())[:2]  # cell corners
+        return MARKER_POINTS * int(rows - 1) * int(columns - 1)
+    if isinstance(artist, Collection):
+        paths = artist.get_paths()
+        shapes = max(_length(artist.get_offsets()), len(paths))
+        return sum(_length(path.vertices) for path in paths) + MARKER_POINTS * shapes
+    if isinstance(artist, Patch):
+        return _length(artist.get_path().vertices) + MARKER_POINTS
+    return 0
+
+
+def _heavy_artists(figure: Figure) -> list[Artist]:
+    """The lines, markers and shapes to draw as a picture: the heaviest first, until those left
+    as vectors hold at most ``FIGURE_VECTOR_POINTS`` (in drawing order among equals)."""
+    costs = [
+        (_points(artist), artist)
+        for axes in figure.axes
+        for artist in (*axes.lines, *axes.collections, *axes.patches)
+        if artist.get_visible()
+        and not artist.get_rasterized()
+        and getattr(artist.draw, "_supports_rasterization", False)
+    ]
+    left = sum(cost for cost, _ in costs)
+    heavy = []
+    for cost, artist in sorted(costs, key=lambda item: -item[0]):
+        if left <= FIGURE_VECTOR_POINTS:
+            break
+        heavy.append(artist)
+        left -= cost
+    return heavy
+
+
+def _svg(figure: Figure) -> bytes:
+    """The figure as SVG, its heavy artists as a picture (only for this drawing)."""
+    heavy = _heavy_artists(figure)
+    buffer = io.BytesIO()
+    try:
+        for artist in heavy:
+            artist.set_rasterized(True)
+        # matplotlib's own SVG writer whatever the canvas (cairo's would differ), and fixed ids
+        # (the salt) and no date, so the same figure is the same bytes on every run.
+        with matplotlib.rc_context({"svg.hashsalt": "labreport"}):
+            _originals["savefig"](
+                figure, buffer, format="svg", backend="svg", metadata={"Date": None}
+            )
+    finally:
+        for artist in heavy:
+            artist.set_rasterized(False)
+    return buffer.getvalue()
+
+
+def _picture_svg(figure: Figure) -> bytes:
+    """The whole figure as one PNG inside an SVG of its size: for a figure whose SVG is over
+    ``FIGURE_MAX_BYTES`` even with its heavy artists as pictures (many texts, say)."""
+    buffer = io.BytesIO()
+    _originals["savefig"](figure, buffer, format="png", backend="agg")
+    width, height = (72 * size for size in figure.get_size_inches())
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{width:g}pt" height="{height:g}pt" viewBox="0 0 {width:g} {height:g}" '
+        f'version="1.1">\n<image width="{width:g}" height="{height:g}" '
+        f'xlink:href="data:image/png;base64,{png}"/>\n</svg>\n'
+    ).encode()
 
 
 def _capture_if_changed(figure: Figure) -> None:
