@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "5"  # 5: figures under any backend; \b and cursor-up redraws in the output
+RUNNER_VERSION = "6"  # 6: confined runs; values, reports and figures read within limits
 LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
 # Not inputs of a run: caches, and what editors leave beside the file being edited (vim's
 # .x.swp, emacs's x~ and .#x, macOS's .DS_Store), rewritten while one types. Digests, scratch

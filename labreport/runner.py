@@ -208,7 +208,8 @@ def run_program(
         results.mkdir()
         own_tmp.mkdir()
         writable = sandbox.writable_folders((work, results, own_tmp), (experiment_dir, *protected))
-        request = RunRequest(code, tuple(args), seed, limits.threads, writable, limits.memory_limit)
+        shm = (limits.memory_limit or 0) if sandbox.private_shm_works() else None
+        request = RunRequest(code, tuple(args), seed, limits.threads, writable, shm)
         env = sandbox.program_env(limits, results, token, own_tmp)
         start = time.perf_counter()
         proc: subprocess.Popen[bytes] | WarmChild | None = None
