@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -49,7 +48,8 @@ from labreport.results import (
     RunLimits,
     RunResult,
 )
-from labreport.runner import copy_experiment, prestart, run_program
+from labreport.runner import prestart, run_program
+from labreport.scratch import copy_experiment, reap_once, scratch_folder
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
@@ -160,6 +160,7 @@ class Builder:
     def __enter__(self) -> Builder:
         if self._pdf_pool is not None:
             raise RuntimeError("a Builder is entered once")
+        reap_once()  # scratch folders of labreport runs killed before (kill -9): once a process
         self._pdf_pool = PdfPool()
         if self._own_warm:
             self.warm = WarmPool()
@@ -435,7 +436,7 @@ class Builder:
         if source.spec.workdir != "shared":
             yield None
             return
-        with tempfile.TemporaryDirectory(prefix="labreport-pipeline-") as tmp:
+        with scratch_folder("pipeline") as tmp:
             work = Path(tmp, "work")
             copy_experiment(source.folder, work)
             yield work
