@@ -17,11 +17,9 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,7 +30,6 @@ from typing import IO, Any, Literal
 from labreport import process, sandbox
 from labreport.capture import read_files, read_results
 from labreport.console import terminal_text
-from labreport.fingerprint import SKIPPED_DIRS, SKIPPED_FILES
 from labreport.protocol import (
     RUN_TOKEN_ENV,
     RunRequest,
@@ -43,13 +40,13 @@ from labreport.results import (
     RunResult,
     Status,
 )
+from labreport.scratch import copy_experiment, scratch_folder
 from labreport.warm import WarmChild, WarmPool, program_kind
 
 log = logging.getLogger(__name__)
 
 _TICK = 0.05  # seconds between checks of timeout, memory and cancellation
 _DRAIN_GRACE = 2.0  # seconds to wait for the rest of the output once the tree is killed
-_IGNORED = shutil.ignore_patterns(*SKIPPED_DIRS, *SKIPPED_FILES)
 
 
 class _Drain(threading.Thread):
@@ -155,12 +152,6 @@ def _status(
     return "ok", None
 
 
-def copy_experiment(experiment_dir: Path, work: Path) -> None:
-    """The scratch copy a program runs in: the experiment folder without caches, so programs
-    read their data by relative path and cannot litter the project."""
-    shutil.copytree(experiment_dir, work, ignore=_IGNORED)
-
-
 def prestart(warm: WarmPool, experiment_dir: Path, limits: RunLimits | None = None) -> None:
     """Start the warm interpreter that the programs of ``experiment_dir`` will be forked from,
     so that its imports (most of a second, two with torch) overlap with reading the spec."""
@@ -200,7 +191,7 @@ def run_program(
     """
     limits = limits or RunLimits()
     token = uuid.uuid4().hex
-    with tempfile.TemporaryDirectory(prefix="labreport-run-") as tmp:
+    with scratch_folder("run") as tmp:
         work, results = workdir or Path(tmp, "work"), Path(tmp, "results")
         own_tmp = Path(tmp, "tmp")
         if workdir is None:
