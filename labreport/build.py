@@ -49,7 +49,7 @@ from labreport.results import (
     RunResult,
 )
 from labreport.runner import prestart, run_program
-from labreport.scratch import copy_experiment, scratch_folder
+from labreport.scratch import copy_experiment, reap_once, scratch_folder
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ThemeSearchPath
 from labreport.warm import WarmPool
@@ -160,6 +160,7 @@ class Builder:
     def __enter__(self) -> Builder:
         if self._pdf_pool is not None:
             raise RuntimeError("a Builder is entered once")
+        reap_once()  # scratch folders of labreport runs killed before (kill -9): once a process
         self._pdf_pool = PdfPool()
         if self._own_warm:
             self.warm = WarmPool()

@@ -1,7 +1,13 @@
-"""The scratch folders programs run in: creating them and copying an experiment into one.
+"""The scratch folders programs run in: creating them, copying an experiment into one, reaping
+the ones a killed labreport left behind.
 
 Each folder (``labreport-run-*`` for one program, ``labreport-pipeline-*`` for a ``workdir:
-shared`` pipeline) lives in the temp dir and is removed when its block ends.
+shared`` pipeline) lives in the temp dir and holds a marker file that its owner keeps locked
+(``flock``) from the moment the folder can be seen under its marker until it is removed. The
+kernel drops the lock when the owner dies, however it dies, so a folder whose lock can be taken
+was abandoned (``kill -9``, a power cut): :func:`reap_abandoned` removes those, and never a
+folder of a labreport that still runs. A folder without a marker (an older labreport's, or one
+killed in the instant between creating it and locking its marker) is never touched.
 
 The copy follows no symlink and opens nothing but regular files (see
 :func:`labreport.fingerprint.folder_entries`): a symlink is copied as a symlink, pointing into
@@ -13,18 +19,30 @@ it leaves it, so ``a -> .`` is no loop, ``zero -> /dev/zero`` costs nothing and 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from labreport.errors import SpecError
 from labreport.fingerprint import FolderEntry, folder_entries, open_regular
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no way to tell a live owner from a dead one
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
 PREFIXES = {"run": "labreport-run-", "pipeline": "labreport-pipeline-"}
+MARKER = ".labreport-owner"  # locked by the folder's owner while it lives
+_NEW_MARKER = MARKER + ".new"  # locked before it is renamed into place: never seen unlocked
+_OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 # ------------------------------------------------------------------------------ creating
@@ -32,12 +50,36 @@ PREFIXES = {"run": "labreport-run-", "pipeline": "labreport-pipeline-"}
 
 @contextlib.contextmanager
 def scratch_folder(kind: Literal["run", "pipeline"]) -> Iterator[Path]:
-    """A new, empty folder in the temp dir, removed when the block ends."""
+    """A new, empty folder in the temp dir, owned (its marker locked) until the block ends and
+    it is removed. Removal happens under the lock, so no reaper ever races the owner."""
     folder = Path(tempfile.mkdtemp(prefix=PREFIXES[kind]))
+    try:
+        marker = _lock_marker(folder)
+    except BaseException:
+        _remove_folder(folder)
+        raise
     try:
         yield folder
     finally:
         _remove_folder(folder)
+        if marker is not None:
+            os.close(marker)  # releases the lock, after the folder is gone
+
+
+def _lock_marker(folder: Path) -> int | None:
+    """Create the folder's marker and lock it: under another name first, renamed once locked,
+    so a reaper finds either no marker (and leaves the folder alone) or a locked one."""
+    if fcntl is None:
+        return None
+    new = folder / _NEW_MARKER
+    marker = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
+    try:
+        fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(new, folder / MARKER)
+    except BaseException:
+        os.close(marker)
+        raise
+    return marker
 
 
 # ------------------------------------------------------------------------------ copying
@@ -96,12 +138,85 @@ def _shown(experiment_dir: Path, relative: str) -> str:
     return Path(experiment_dir.parent.name, experiment_dir.name, relative).as_posix()
 
 
+# ------------------------------------------------------------------------------ reaping
+
+
+@cache
+def reap_once() -> None:
+    """:func:`reap_abandoned`, the first time a process asks: when its builds begin."""
+    removed = reap_abandoned()
+    if removed:
+        log.info("removed %d scratch folder(s) of killed labreport runs", len(removed))
+
+
+def reap_abandoned(temp_dir: Path | None = None) -> list[Path]:
+    """Remove the scratch folders in ``temp_dir`` (default: the temp dir) whose owner is dead:
+    those whose marker's lock can be taken. Never one of another user, one without a marker, or
+    one whose owner lives; never through a symlink. The folders removed."""
+    if fcntl is None:
+        return []
+    try:
+        root = temp_dir or Path(tempfile.gettempdir())
+        with os.scandir(root) as listing:
+            candidates = [
+                Path(item.path) for item in listing
+                if item.name.startswith(tuple(PREFIXES.values()))
+                and item.is_dir(follow_symlinks=False)
+            ]  # fmt: skip
+    except OSError:
+        return []
+    return [folder for folder in candidates if _reap(folder)]
+
+
+def _reap(folder: Path) -> bool:
+    """Remove ``folder`` if its owner is dead; whether it did."""
+    assert fcntl is not None
+    try:
+        if os.lstat(folder).st_uid != os.getuid():
+            return False
+        marker = os.open(folder / MARKER, os.O_RDONLY | _OPEN_FLAGS)
+    except OSError:  # no marker: being created, or not a folder this labreport can judge
+        return False
+    try:
+        try:
+            fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # its owner lives
+        if not _same_file(marker, folder / MARKER):
+            return False  # its owner removed it while we looked
+        _remove_folder(folder)
+        return True
+    finally:
+        os.close(marker)
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    """Whether ``path`` is still the regular file open as ``descriptor``."""
+    try:
+        found, held = os.lstat(path), os.fstat(descriptor)
+    except OSError:
+        return False
+    same = (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+    return same and stat.S_ISREG(held.st_mode)
+
+
 # ------------------------------------------------------------------------------ removing
 
 
 def _remove_folder(folder: Path) -> None:
-    """Remove a scratch folder and everything in it, following no symlink."""
-    _remove(str(folder), True)
+    """Remove a scratch folder, its marker last: if this is cut short, the folder still has
+    its marker, so the next reaping finishes the job. Errors are left to that next reaping."""
+    try:
+        with os.scandir(folder) as listing:
+            items = [item for item in listing if item.name != MARKER]
+    except OSError:
+        items = []
+    for item in items:
+        _remove(item.path, item.is_dir(follow_symlinks=False))
+    with contextlib.suppress(OSError):
+        os.unlink(folder / MARKER)
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
 
 
 def _remove(path: str, is_folder: bool) -> None:
@@ -117,7 +232,7 @@ def _remove(path: str, is_folder: bool) -> None:
 def _give_permission_back(retried: set[str]) -> Callable[[Any, str, Any], None]:
     """An ``rmtree`` error handler: a program may leave a folder it cannot write or list
     (``chmod 0``); everything under a scratch folder is ours, so give the permission back
-    and try once more. Any other error is ignored: a leftover is the temp dir's business."""
+    and try once more. Any other error is left for the next reaping."""
 
     def handle(function: Any, path: str, error: Any) -> None:
         if not issubclass(error[0], PermissionError) or path in retried:

@@ -3,7 +3,8 @@
 The copy of an experiment folder follows no symlink and opens no special file, so links to
 ``/dev/zero`` or to ``.`` cost nothing and a named pipe is refused instead of blocking; the
 folder digests of the cache keys read the folder by the same rules, and so does the watch of
-``labreport serve``.
+``labreport serve``. A scratch folder left by a ``kill -9`` is removed by the next build, never
+one of a build that still runs.
 
 The builds run the installed ``labreport`` script with ``TMPDIR`` set to a folder of the test,
 under ``ulimit -f`` (a runaway copy fails instead of filling the disk) and a timeout (a hang
@@ -13,10 +14,12 @@ fails the test instead of blocking the suite). No test bounds a wall-clock time.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from labreport.fingerprint import folder_digest
+from labreport.scratch import MARKER, reap_abandoned, scratch_folder
 from labreport.serve import _snapshot
 
 from conftest import Channel
@@ -49,12 +53,28 @@ record("sub", open("sub/deeper/note.txt").read().strip())
 """
 RESULT = "result: The value is {{ results.value }}, {{ results.alias }}, {{ results.sub }}.\n"
 
+# Writes a file named by its argument in its working folder (inside its scratch folder), then
+# sleeps until the test kills it or its build (it dies with its build: the parent-death signal).
+SLEEPER = """\
+import os, sys, time
+from pathlib import Path
+Path(sys.argv[1]).write_text(str(os.getpid()))
+time.sleep(120)
+"""
+
 
 def labreport(root: Path, channel: Channel, *args: str) -> subprocess.CompletedProcess[str]:
     """The installed script in ``root`` with the channel's ``TMPDIR``, files capped at 64 MiB."""
     return subprocess.run(
         _command(*args), cwd=root, env=channel.env, capture_output=True, text=True,
         timeout=DEADLINE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def start_labreport(root: Path, channel: Channel, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        _command(*args), cwd=root, env=channel.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
 
@@ -198,3 +218,94 @@ def test_a_named_pipe_in_the_folder_is_refused_in_one_line(
     ], done.stderr
     assert "Traceback" not in done.stderr
     assert scratch_folders(channel) == []
+
+
+# ------------------------------------------------------------------------------ kill -9
+
+
+def work_folder(channel: Channel, name: str) -> Path:
+    """The working folder of the sleeper started with ``name``, once it has started."""
+    temp = Path(channel.env["TMPDIR"])
+    deadline = time.monotonic() + DEADLINE
+    while not (found := list(temp.glob(f"labreport-run-*/work/{name}"))):
+        assert time.monotonic() < deadline, f"the program of {name} never started"
+        time.sleep(0.05)
+    return found[0].parent
+
+
+@pytest.fixture
+def builds() -> Iterator[list[subprocess.Popen[str]]]:
+    """The builds a test starts, killed at its end whatever happened."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for build in started:
+        if build.poll() is None:
+            build.kill()
+        build.communicate()
+
+
+def test_a_killed_builds_scratch_folder_is_removed_by_the_next_build_a_live_ones_kept(
+    tmp_path: Path, channel: Channel, builds: list[subprocess.Popen[str]]
+) -> None:
+    root = tmp_path / "project"
+    make_project(root, {"live": SLEEPER, "killed": SLEEPER, "quick": "print('hi')\n"})
+    for name in ("live", "killed"):
+        spec = root / "experiments" / name / "experiment.yaml"
+        spec.write_text(spec.read_text() + f"    args: [{name}]\n")
+
+    live = start_labreport(root, channel, "build", "live", "--format", "html")
+    builds.append(live)
+    live_work = work_folder(channel, "live")
+    killed = start_labreport(root, channel, "build", "killed", "--format", "html")
+    builds.append(killed)
+    killed_folder = work_folder(channel, "killed").parent
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=DEADLINE)
+    assert killed_folder.name.startswith("labreport-run-")
+    assert killed_folder.is_dir(), "kill -9 leaves the scratch folder behind"
+
+    done = labreport(root, channel, "build", "quick", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    assert not killed_folder.exists(), "the next build removed the dead build's folder"
+    assert (live_work / "live").is_file(), "the live build's folder was left alone"
+    assert live.poll() is None
+
+
+# ------------------------------------------------------------------------------ reaping
+
+
+def test_reaping_removes_only_dead_folders_and_follows_no_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("keep")
+
+    dead = tmp_path / "labreport-run-dead"
+    (dead / "work" / "locked").mkdir(parents=True)
+    (dead / MARKER).write_text("")
+    (dead / "work" / "link").symlink_to(precious)
+    (dead / "work" / "locked" / "file").write_text("")
+    (dead / "work" / "locked").chmod(0)  # a program can leave a folder nobody may enter
+    unmarked = tmp_path / "labreport-pipeline-unmarked"  # an older labreport's, or being made
+    unmarked.mkdir()
+    linked_marker = tmp_path / "labreport-run-linked"
+    linked_marker.mkdir()
+    (linked_marker / MARKER).symlink_to(precious / "keep.txt")
+    (tmp_path / "labreport-run-link").symlink_to(precious)
+    other = tmp_path / "other"
+    (other / MARKER).parent.mkdir()
+    (other / MARKER).write_text("")
+
+    with scratch_folder("pipeline") as live:
+        assert live.parent == tmp_path
+        assert reap_abandoned(tmp_path) == [dead]
+        assert live.is_dir()
+    assert not live.exists(), "its owner removed it at the end of the block"
+    assert not dead.exists()
+    assert (precious / "keep.txt").read_text() == "keep", "nothing was removed through a link"
+    assert unmarked.is_dir() and linked_marker.is_dir() and other.is_dir()
+    assert (tmp_path / "labreport-run-link").is_symlink()
