@@ -22,11 +22,13 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from labreport.fingerprint import open_regular
 from labreport.protocol import PARENT_PID_ENV, PER_RUN_ENV, ForkReply, ForkRequest, RunRequest
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT = 120.0  # importing torch on a busy machine
+_MAX_SOURCE_BYTES = 4 << 20  # more is data, not a program whose imports matter
 
 
 # One parse at a time: CPython 3.11's ast.parse keeps its recursion counter per interpreter, not
@@ -40,9 +42,14 @@ def program_kind(source: Path) -> str:
     files = [source, *source.parent.glob("*.py")]
     for path in files:
         try:
-            with _PARSE_LOCK:
-                tree = ast.parse(path.read_bytes())
-        except (OSError, SyntaxError, ValueError):
+            # Never through a symlink or into a named pipe: `zero.py -> /dev/zero` or a FIFO
+            # named x.py would read forever (the copy keeps links, and copies no special file).
+            opened = open_regular(path)
+            if opened is None:
+                continue
+            with opened, _PARSE_LOCK:
+                tree = ast.parse(opened.read(_MAX_SOURCE_BYTES + 1)[:_MAX_SOURCE_BYTES])
+        except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):
             continue  # a syntax error is the program's to report, in either kind
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

@@ -220,6 +220,21 @@ def test_a_named_pipe_in_the_folder_is_refused_in_one_line(
     assert scratch_folders(channel) == []
 
 
+def test_python_named_links_and_pipes_are_not_read_to_choose_the_warm_interpreter(
+    tmp_path: Path, channel: Channel
+) -> None:
+    """With --force the warm interpreter starts while the spec loads, chosen by the folder's
+    imports: ``zero.py -> /dev/zero`` and a pipe named ``helper.py`` must not be read for it."""
+    folder = make_project(tmp_path / "project", {"kinds": "print('ran')\n"})
+    (folder / "zero.py").symlink_to("/dev/zero")
+    done = labreport(tmp_path / "project", channel, "build", "kinds", "--force", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    os.mkfifo(folder / "helper.py")
+    done = labreport(tmp_path / "project", channel, "build", "kinds", "--force", "--format", "html")
+    assert done.returncode == 2, done.stderr
+    assert "experiments/kinds/helper.py: a named pipe (FIFO) cannot be copied" in done.stderr
+
+
 # ------------------------------------------------------------------------------ kill -9
 
 
