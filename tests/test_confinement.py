@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
+from click.testing import CliRunner
 
-from labreport import process
+from labreport import process, sandbox
 from labreport.child.confine import landlock_abi
+from labreport.cli import cli
 
 from conftest import wait_gone
 
@@ -294,3 +296,22 @@ def test_where_dev_shm_is_shared_what_a_run_writes_there_counts_as_its_memory(
         shm.unlink(missing_ok=True)
         sleeper.kill()
         sleeper.wait()
+
+
+def test_where_nothing_confines_programs_each_build_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel without Landlock (as this one is made to look): the build goes on, with one
+    warning line for the whole build, not one per experiment."""
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labreport.toml").write_text("")
+    for number, name in enumerate(("one", "two"), start=1):
+        experiment(tmp_path, name, number, "print('hi')\n")
+    result = CliRunner().invoke(cli, ["build", "--all", "--format", "html"])
+    assert result.exit_code == 0, result.output
+    warning = (
+        "warning: programs are not confined to their folders: this system has no Landlock "
+        "(Linux 5.13 or later), so a program can write wherever you can"
+    )
+    assert result.output.count(warning) == 1, result.output
