@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import datetime
 import difflib
+import keyword
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,16 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from labreport.errors import Problem, SpecError
 from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
@@ -94,10 +104,59 @@ class Program(_Model):
             "a .csv as a table, an image as a figure, other text as written."
         ),
     )
+    record: list[str | dict[str, str]] = Field(
+        [],
+        description=(
+            "Global variables recorded when the program ends, as record() would record them: "
+            "a name, e.g. test_mse, or name: VARIABLE to record a variable under another name, "
+            "e.g. epochs: EPOCHS. A name the program does not define fails its run."
+        ),
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
     inferences: str | None = None
+
+    @field_validator("record", mode="before")
+    @classmethod
+    def _check_record(cls, value: Any) -> Any:
+        """Every entry a variable name or one ``name: VARIABLE`` pair, each name once: found
+        when the spec is read (and by ``validate``), not after an hour of training."""
+        entries = [value] if isinstance(value, str | dict) else value
+        if not isinstance(entries, list):
+            return value  # not a list: pydantic says so
+        seen: set[str] = set()
+        for entry in entries:
+            pairs = list(entry.items()) if isinstance(entry, dict) else [(entry, entry)]
+            if len(pairs) != 1:
+                raise PydanticCustomError(
+                    "record_entry",
+                    f"the entry {_shown(entry)} gives {len(pairs)} names: write each "
+                    "name: VARIABLE as an entry of its own",
+                )
+            name, variable = pairs[0]
+            for part in (name, variable):
+                if not (isinstance(part, str) and part.isidentifier()) or keyword.iskeyword(part):
+                    raise PydanticCustomError(
+                        "record_entry",
+                        f"the entry {_shown(part)} is not a variable name: list the "
+                        "program's global variables by name, e.g. [test_mse, epochs: EPOCHS]",
+                    )
+            if name in seen:
+                raise PydanticCustomError(
+                    "record_entry", f"the name {name} is recorded twice: name it once"
+                )
+            seen.add(name)
+        return entries
+
+    @property
+    def recorded_globals(self) -> tuple[tuple[str, str], ...]:
+        """``(name, variable)`` for each entry of ``record``: the global ``variable`` is
+        recorded as ``name`` (the same name unless the entry maps one to the other)."""
+        return tuple(
+            next(iter(entry.items())) if isinstance(entry, dict) else (entry, entry)
+            for entry in self.record
+        )
 
 
 class RubricRow(_Model):
