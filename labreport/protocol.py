@@ -70,6 +70,9 @@ class RunRequest:
     # Bytes of the private /dev/shm the program gets (its memory limit; 0: no size), or None
     # where labreport found that this machine cannot give one (labreport.sandbox).
     private_shm: int | None = None
+    # The global variables recorded when the program ends (the spec's record:), as
+    # (name, variable) pairs: the harness records each variable's value under its name.
+    recorded_globals: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -87,7 +90,16 @@ class RunRequest:
             threads=int(data.get("threads", 1)),
             writable=tuple(str(path) for path in data.get("writable", ())),
             private_shm=None if data.get("private_shm") is None else int(data["private_shm"]),
+            recorded_globals=tuple(cls._pair(item) for item in data.get("recorded_globals", ())),
         )
+
+    @staticmethod
+    def _pair(item: Any) -> tuple[str, str]:
+        """A ``(name, variable)`` pair of ``recorded_globals``; a lone name stands for both."""
+        if isinstance(item, str):
+            return item, item
+        name, variable = item
+        return str(name), str(variable)
 
 
 # ---- labreport ↔ warm interpreter (labreport.warm, labreport.child.zygote): one JSON object per

@@ -3,11 +3,13 @@
 Invoked as ``python -m labreport.child.harness REQUEST`` by the runner, ``REQUEST`` being a
 :class:`~labreport.protocol.RunRequest` in JSON (a warm interpreter calls :func:`run` with it).
 It imports nothing else of labreport but :mod:`labreport.protocol` (names shared with the
-runner) and :mod:`labreport.child.confine` (which fences in what the program may write, before
-it starts), seeds NumPy and PyTorch only when the program imports them, so a NumPy-only program
-never pays for torch. Likewise it hooks matplotlib only when the program imports it:
-:mod:`labreport.child.figures` then captures every figure saved or shown, whatever backend the
-program selects, and this module captures the ones still open when the program ends.
+runner), :mod:`labreport.child.confine` (which fences in what the program may write, before
+it starts) and :mod:`labreport.record`, seeds NumPy and PyTorch only when the program imports
+them, so a NumPy-only program never pays for torch. Likewise it hooks matplotlib only when the
+program imports it: :mod:`labreport.child.figures` then captures every figure saved or shown,
+whatever backend the program selects, and this module captures the ones still open when the
+program ends. It also records the global variables the spec's ``record:`` names, with
+``record()``, once the program has ended well: so a course program needs no labreport import.
 
 Two safety nets are set before the program starts: ``faulthandler``, so a crash in native code
 (a segfault in a C extension) leaves a Python traceback in the output instead of a bare signal,
@@ -44,6 +46,7 @@ from labreport.protocol import (
     RunRequest,
     die_with_parent,
 )
+from labreport.record import record
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -122,6 +125,52 @@ def _user_traceback(exc: BaseException, program: str) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename != program:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def _module_globals(exc: BaseException, program: str) -> dict[str, Any]:
+    """The program's global variables when ``exc`` ended it (``sys.exit(0)``): those of its
+    top-level frame in the traceback, as runpy returns them only when no exception ends it."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == program and code.co_name == "<module>":
+            return tb.tb_frame.f_globals
+        tb = tb.tb_next
+    return {}
+
+
+def _record_globals(
+    pairs: Sequence[tuple[str, str]], namespace: dict[str, Any], program: str
+) -> str | None:
+    """Record each global ``variable`` of the ended program as ``name``, as ``record(name,
+    value)`` would (the spec's ``record:``, so a program needs no labreport import); the
+    error, one line, when a variable is missing or holds what cannot be recorded."""
+    missing: list[str] = []
+    for name, variable in pairs:
+        if variable not in namespace:
+            missing.append(variable)
+            continue
+        try:
+            record(name, namespace[variable])
+        except Exception as exc:  # noqa: BLE001 - the program's value, whatever it holds
+            # record()'s TypeError says what can be recorded; anything else is named.
+            reason = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
+            return (
+                f"record: the global variable {variable!r} of {program} cannot be recorded: "
+                + " ".join(reason.split())
+            )
+    if not missing:
+        return None
+    names = ", ".join(repr(variable) for variable in missing)
+    if len(missing) == 1:
+        return (
+            f"record: no global variable {names} at the end of {program}; define it at "
+            "module level, or record it with record() instead"
+        )
+    return (
+        f"record: no global variables {names} at the end of {program}; define them at "
+        "module level, or record them with record() instead"
+    )
 
 
 def _environment() -> dict[str, str]:
@@ -214,10 +263,12 @@ def _run_program(request: RunRequest) -> int:
     # interpreter started with -P, so that entry is the standard library's, not a folder.
     sys.path.insert(0, os.path.dirname(os.path.abspath(program)))
     report: dict[str, Any] = {"exit_code": 0, "error": None, "traceback": None}
+    namespace: dict[str, Any] = {}
     start = time.perf_counter()
     try:
-        runpy.run_path(program, run_name="__main__")
+        namespace = runpy.run_path(program, run_name="__main__")
     except SystemExit as exc:
+        namespace = _module_globals(exc, program)
         code = exc.code
         if code is None or isinstance(code, int):
             report["exit_code"] = code or 0
@@ -234,6 +285,11 @@ def _run_program(request: RunRequest) -> int:
             error=traceback.format_exception_only(type(exc), exc)[-1].strip(),
             traceback=text,
         )
+    if report["exit_code"] == 0 and request.recorded_globals:
+        error = _record_globals(request.recorded_globals, namespace, program)
+        if error is not None:
+            sys.stderr.write(f"labreport: {error}\n")
+            report.update(exit_code=1, error=error)
     try:
         _capture_open_figures()
     except Exception as exc:  # noqa: BLE001 - a figure that fails to draw is reported, not fatal
