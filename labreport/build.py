@@ -449,6 +449,7 @@ class Builder:
                 source.folder, program.code, args=program.args, seed=program.seed,
                 limits=limits, cancel=self.cancel, warm=self.warm, workdir=workdir,
                 show_files=program.show_files, protected=(self.project.root, self.out_dir),
+                recorded_globals=program.recorded_globals,
             )  # fmt: skip
         except OSError as exc:
             raise RunError(

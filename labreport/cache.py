@@ -1,12 +1,12 @@
 """The run cache: a program's result stored under a hash of everything that can change the run.
 
 The key covers the program's source and every other file of its experiment folder (it can read
-them; the spec's other programs only when it names them), its args, seed and timeout, the
-runner's own version, the versions of Python, NumPy, PyTorch and matplotlib, the CPU and the
-settings that select its numeric kernels (see :mod:`labreport.provenance`). It does not cover
-``experiment.yaml``'s prose or the templates, so editing those re-renders without re-training. An
-entry is one JSON file whose payload carries its own SHA-256: a file cut short by a killed build,
-or edited by hand, is detected and run again.
+them; the spec's other programs only when it names them), its args, seed, timeout and the
+global variables it records (``record:``), the runner's own version, the versions of Python,
+NumPy, PyTorch and matplotlib, the CPU and the settings that select its numeric kernels (see
+:mod:`labreport.provenance`). It does not cover ``experiment.yaml``'s prose or the templates,
+so editing those re-renders without re-training. An entry is one JSON file whose payload carries
+its own SHA-256: a file cut short by a killed build, or edited by hand, is detected and run again.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def run_key(
         "seed": program.seed,
         "timeout": program.timeout,
         "show_files": list(program.show_files),
+        "record": [list(pair) for pair in program.recorded_globals],
         "environment": environment_fingerprint(),
         **(extra or {}),
     }

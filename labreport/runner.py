@@ -173,12 +173,14 @@ def run_program(
     workdir: Path | None = None,
     show_files: Sequence[str] = (),
     protected: Sequence[Path] = (),
+    recorded_globals: Sequence[tuple[str, str]] = (),
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
 
     It runs in a fresh scratch copy of ``experiment_dir``, or in ``workdir`` when given (a
     copy the caller made and shares between the programs of a pipeline, in order).
-    ``show_files`` are read from the working folder when the program has ended. The program
+    ``show_files`` are read from the working folder when the program has ended, and each
+    ``(name, variable)`` of ``recorded_globals`` is recorded from its globals. The program
     may write only in its working folder, its own temp folder and the machine's temp folders
     that hold none of ``protected`` (the project, the output folder), where the system allows.
 
@@ -200,7 +202,10 @@ def run_program(
         own_tmp.mkdir()
         writable = sandbox.writable_folders((work, results, own_tmp), (experiment_dir, *protected))
         shm = (limits.memory_limit or 0) if sandbox.private_shm_works() else None
-        request = RunRequest(code, tuple(args), seed, limits.threads, writable, shm)
+        request = RunRequest(
+            code, tuple(args), seed, limits.threads, writable, shm,
+            recorded_globals=tuple(recorded_globals),
+        )  # fmt: skip
         env = sandbox.program_env(limits, results, token, own_tmp)
         start = time.perf_counter()
         proc: subprocess.Popen[bytes] | WarmChild | None = None

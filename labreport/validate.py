@@ -36,10 +36,12 @@ TEMPLATE_SUFFIXES = (".html", ".htm", ".css", ".j2", ".jinja", ".xml", ".txt")
 
 
 def recorded_names(source: ExperimentSource) -> set[str] | None:
-    """The names the programs pass to ``record("name", ...)`` as literals, or None when some
-    program records a computed name (then nothing can be said without running it)."""
+    """The names the spec's ``record:`` lists and the programs pass to ``record("name", ...)``
+    as literals, or None when some program records a computed name (then nothing can be said
+    without running it)."""
     names: set[str] = set()
     for program in source.spec.programs:
+        names.update(name for name, _ in program.recorded_globals)
         try:
             tree = ast.parse(source.program_path(program).read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
