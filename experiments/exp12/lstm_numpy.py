@@ -134,7 +134,7 @@ def entrywise_error(a, b):
 
 
 def main():
-    rng = np.random.default_rng(run_seed())  # 0 when run by hand
+    rng = np.random.default_rng(run_seed())
     batch, steps, n_in, n_hidden, n_out = 2, 5, 3, 4, 2
 
     # ---- (a) Forward pass and BPTT ------------------------------------------------

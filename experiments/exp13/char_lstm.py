@@ -90,7 +90,7 @@ def train(log=print):
     chars, train_ids, val_ids = load_data()
     log(f"{len(train_ids)} training and {len(val_ids)} validation characters")
     log(f"Vocabulary: {len(chars)} characters")
-    seed = 1000 * run_seed()  # run_seed() is 0 when run by hand
+    seed = 1000 * run_seed()
     torch.manual_seed(seed)
     batches = torch.Generator().manual_seed(seed + 1)  # where the training windows start
     model = CharLSTM(len(chars))

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from labreport.record import record, run_seed
+from labreport.record import run_seed
 
 # Seed and use one thread, so that a plain `python bidirectional_tagging.py` prints the
-# numbers of the lab record (a torch program's numbers depend on its thread count). The run's
-# seed is 0 when run by hand; `labreport verify` runs the program with others.
+# numbers of the lab record (a torch program's numbers depend on its thread count).
 SEED = 1000 * run_seed()
 torch.manual_seed(SEED)
 torch.set_num_threads(1)
@@ -147,20 +146,11 @@ print("ceiling         " + "".join(f"{a:6.2f}" for a in ceiling_by_digit))
 for name in by_digit:
     print(f"{name:<16}" + "".join(f"{a:6.2f}" for a in by_digit[name]))
 
-record("uni_acc", uni_acc)
-record("bi_acc", bi_acc)
-record("uni_ceiling", ceiling)
-record("epochs", EPOCHS)
-record("uni_params", n_uni)
-record("bi_params", n_bi)
-record("uni_acc_by_digit", by_digit["unidirectional"])
-record("bi_acc_by_digit", by_digit["bidirectional"])
-record("ceiling_by_digit", ceiling_by_digit)
-pairs = zip(by_digit["unidirectional"], ceiling_by_digit, strict=True)
+uni_acc_by_digit, bi_acc_by_digit = by_digit["unidirectional"], by_digit["bidirectional"]
+pairs = zip(uni_acc_by_digit, ceiling_by_digit, strict=True)
 gaps = [abs(acc - best) for acc, best in pairs]
-record("uni_max_gap_to_ceiling", max(gaps))  # largest per-digit distance to the ceiling
-record("uni_acc_epoch1", curves["unidirectional"][0])
-record("bi_acc_epoch1", curves["bidirectional"][0])
+uni_max_gap_to_ceiling = max(gaps)  # largest per-digit distance to the ceiling
+uni_acc_epoch1, bi_acc_epoch1 = curves["unidirectional"][0], curves["bidirectional"][0]
 
 # ---- Figures -------------------------------------------------------------------
 epochs = np.arange(1, EPOCHS + 1)
