@@ -3,8 +3,6 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from labreport.record import record
-
 w, u, steps = 1.5, 0.8, 20
 x = np.zeros(steps)
 x[0] = 1.0  # a single pulse at the first step
@@ -16,9 +14,7 @@ for t in range(steps):
     h[t] = previous
     print(f"step {t:2d}: h = {h[t]:.4f}")
 
-record("h_first", h[0])
-record("h_last", h[-1])
-record("steps", steps)
+h_first, h_last = h[0], h[-1]
 
 plt.plot(h, marker="o")
 plt.xlabel("time step")
