@@ -8,6 +8,9 @@ text and is shown as written. Markdown is rendered with raw HTML disabled: ``<sc
 is text. ``$...$`` and ``$$...$$`` are LaTeX formulas, drawn by :mod:`labreport.formulas`.
 A picture (``![a GRU cell](gru_cell.png)``) is a file of the experiment folder, embedded by
 :mod:`labreport.embed`; one that is missing is an error naming the field.
+
+What the templating may compute is bounded (:mod:`labreport.bounded`): loop turns, calls and
+sizes across all the prose of one record.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from labreport import bounded
+from labreport.bounded import BoundedSandbox, Budget, TooCostly, spending
 from labreport.embed import EmbedError, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaError, render_formula
@@ -83,6 +87,7 @@ def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
 
 
 _markdown.add_render_rule("image", _picture)
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$!#|~])")
 # A value UTF-8 cannot encode (a file name from os.listdir that is not UTF-8) is shown as U+FFFD.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -92,33 +97,20 @@ def _as_text(value: Any) -> str:
     """What a placeholder prints is data, not Markdown: a recorded "a*b" or a literal
     "{{ 7*7 }}" must not turn into emphasis or a formula. Digits, '.', '-' and '+' are left
     alone, so numbers read the same inside `code` and $math$."""
+    bounded.printable(value)
     text = _LONE_SURROGATE.sub("\ufffd", "" if value is None else str(value))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-class _ProseEnvironment(SandboxedEnvironment):
+class _ProseEnvironment(BoundedSandbox):
     """The sandbox, where ``results.NAME`` is the value recorded as NAME even when NAME is also
     a method of dict (``items``, ``values``, ``keys``, ``count``...): Jinja would give the
     method, and the record would print "<built-in method items ...>"."""
-
-    # An exact power such as 99999999 ** 99999999 would take the build hours: refused.
-    intercepted_binops = frozenset({"**"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Results) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if (
-            operator == "**" and isinstance(left, int) and isinstance(right, int)
-            and right > 0 and abs(left) > 1 and right * abs(left).bit_length() > _MAX_POWER_BITS
-        ):  # fmt: skip
-            raise OverflowError(f"{left} ** {right} is too large to compute")
-        return super().call_binop(context, operator, left, right)
-
-
-_MAX_POWER_BITS = 1_000_000  # an integer power of more bits than this is no measured value
 
 
 _sandbox = _ProseEnvironment(undefined=_Undefined, autoescape=False, finalize=_as_text)
@@ -260,10 +252,12 @@ class ProseRenderer:
     """Renders the prose fields of one spec; ``spec_path`` and field names appear in errors."""
 
     def __init__(self, spec_path: Path, spec: Mapping[str, Any], folder: Path) -> None:
-        """``folder``: the experiment's, where the prose's pictures are."""
+        """``folder``: the experiment's, where the prose's pictures are. One
+        renderer renders one record: its fields share one budget of work."""
         self.spec_path = spec_path
         self.spec = spec
         self.folder = folder
+        self.budget = Budget()
 
     def _env(self, field: str) -> dict[str, Any]:
         def picture(src: str) -> str:
@@ -282,9 +276,9 @@ class ProseRenderer:
         """Substitute recorded values into ``text``."""
         if "{{" not in text and "{%" not in text and "{#" not in text:
             return text
-        with self._errors(field, syntax_line=True):
+        with self._errors(field, syntax_line=True), spending(self.budget):
             template = _sandbox.from_string(prepare(text))
-            return template.render(results=Results(results), spec=self.spec)
+            return bounded.render(template, results=Results(results), spec=self.spec)
         raise AssertionError("unreachable")  # _errors re-raises every exception
 
     def block(self, text: str | None, field: str, results: Mapping[str, Any]) -> Markup:
@@ -313,7 +307,7 @@ class ProseRenderer:
         """Evaluate a check's expression over the recorded values. A value nobody recorded is
         an error here too, also used bare (``expr: results.nope``), where Jinja would hand back
         its Undefined and only fail when someone asks whether it is true."""
-        with self._errors(field, syntax_line=False):
+        with self._errors(field, syntax_line=False), spending(self.budget):
             compiled = _sandbox.compile_expression(expr, undefined_to_none=False)
             value = compiled(results=Results(results), spec=self.spec)
             if isinstance(value, jinja2.Undefined):
@@ -327,6 +321,9 @@ class ProseRenderer:
         where = f"{self.spec_path}: {field}"
         try:
             yield
+        except TooCostly as exc:
+            what, fix = exc.what, exc.fix
+            raise RenderError(what, where=str(self.spec_path), field=field, fix=fix) from exc
         except jinja2.TemplateSyntaxError as exc:
             line = f"line {exc.lineno} of the text: " if syntax_line else ""
             raise RenderError(f"{where}: {line}{exc.message}") from exc
@@ -334,7 +331,9 @@ class ProseRenderer:
             raise RenderError(f"{where}: {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise RenderError(f"{where}: {exc}") from exc
-        except RecursionError as exc:  # Jinja's parser and compiler recurse per nesting level
+        except (RecursionError, SyntaxError) as exc:
+            # Jinja's parser and compiler recurse per nesting level, and Python compiles at
+            # most 20 nested blocks: "too many statically nested blocks" (21 nested for's).
             where = str(self.spec_path)
             raise RenderError(TOO_DEEP, where=where, field=field, fix=TOO_DEEP_FIX) from exc
         except MemoryError as exc:  # one allocation too large to make: 'a' | center(10**13)

@@ -1,0 +1,187 @@
+"""Issue #15: what a spec's prose, its formulas, a long printed line and a link may cost a build.
+
+docs/robustness.md, rows 23 to 26. Each attack is tried on a real project through the installed
+``labreport`` script, and its parts on the functions that bound it.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_console import labreport
+from test_exit_codes import errors
+
+from labreport import bounded
+from labreport.errors import RenderError
+from labreport.prose import ProseRenderer
+
+from conftest import copy_project
+
+SPEC = "experiments/probe/experiment.yaml"
+NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Path:
+    """A copy of the mini project, to which each test adds the experiment ``probe``."""
+    return copy_project("mini", tmp_path / "lab")
+
+
+def add_probe(root: Path, spec: str, program: str = 'print("measured")\n') -> Path:
+    """The experiment ``probe``: ``spec`` (without its program) and a program ``probe.py``."""
+    folder = root / "experiments" / "probe"
+    folder.mkdir()
+    (folder / "probe.py").write_text(program, encoding="utf-8")
+    head = "number: 9\ntitle: Probe\naim: To probe.\nprograms:\n  - code: probe.py\n"
+    (folder / "experiment.yaml").write_text(head + spec, encoding="utf-8")
+    return folder
+
+
+def prose(folder: Path = Path("."), title: str = "Attack") -> ProseRenderer:
+    """The prose of one record, with a spec of ``title``."""
+    spec = {"title": title, "number": 9, "tools": ["NumPy"]}
+    return ProseRenderer(Path(SPEC), spec, folder)
+
+
+def refused(render: Any, *args: Any) -> str:
+    """The one-line message of the RenderError ``render(*args)`` raises."""
+    with pytest.raises(RenderError) as caught:
+        render(*args)
+    message = caught.value.format_message()
+    assert "\n" not in message and message.startswith(SPEC), message
+    return message
+
+
+# ----------------------------------------------------------------- 23: prose computes in bounds
+
+
+def test_nested_loops_in_prose_stop_the_build_with_one_line_naming_file_and_field(
+    lab: Path,
+) -> None:
+    add_probe(lab, f'theory: "{NESTED_LOOPS}"\n')
+    done = labreport(lab, "build", "probe", "--format", "html")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert errors(done) == [
+        f"Error: {SPEC}: theory: the prose does too much work: more than "
+        f"{bounded.MAX_STEPS:,} loop turns, calls and operations in all the prose of this record "
+        "(loop over fewer values, or compute the result in the program and record() it)"
+    ]
+    checked = labreport(lab, "validate", "probe")  # it evaluates no prose: nothing to hang on
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_check_that_would_make_a_huge_text_is_refused_before_it_is_made() -> None:
+    tracemalloc.start()
+    try:
+        message = refused(
+            prose().expression, "(spec.title * 30000000) | length > 0", "checks[0].expr", {}
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message == (
+        f"{SPEC}: checks[0].expr: too large to compute: a text or list of more than "
+        f"{bounded.MAX_SIZE:,} characters or items (compute it in the program and record() a "
+        "smaller value)"
+    )
+    assert peak < 16 * 1024 * 1024  # the text would be 180 MB
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ spec.title * 1000000 }}",
+        "{{ [spec.title] * 1000000 }}",
+        "{{ spec.title | center(100000000) }}",
+        "{{ spec.title.center(100000000) }}",
+        "{{ spec.title.zfill(100000000) }}",
+        "{{ spec.title | indent(100000000) }}",
+        "{{ spec.title | replace('', spec.title * 100000) }}",
+        "{{ spec.title.replace('', spec.title * 100000) }}",
+        "{{ '%0999999999d' | format(spec.number) }}",
+        "{{ '%0999999999d' % spec.number }}",
+        "{{ '{:>999999999}'.format(spec.number) }}",
+        "{{ '{:>{}}'.format(spec.number, '999999999') }}",
+        "{{ range(100000) | join(spec.title * 1000) }}",
+        "{{ (spec.title * 1000).join(range(100000) | map('string')) }}",
+        "{{ spec.tools | batch(100000000, spec.title) | list }}",
+        "{{ spec.tools | slice(100000000, spec.title) | list }}",
+        "{{ spec | tojson(indent=100000000) }}",
+        "{{ spec.title | wordwrap(1, wrapstring=spec.title * 300000) }}",
+        # each level doubles what a literal holds: 2 ** 19 titles at the end
+        "{% for a in [[spec.title]] %}"
+        + "".join(
+            f"{{% for a{i} in [[a{i - 1 if i else ''}, a{i - 1 if i else ''}]] %}}"
+            for i in range(18)
+        )
+        + "{{ a17 | string | length }}"
+        + "{% endfor %}" * 19,
+    ],
+)
+def test_prose_cannot_make_a_value_larger_than_a_spec_may_be(text: str) -> None:
+    message = refused(prose().block, text, "theory", {})
+    assert message.startswith(f"{SPEC}: theory: too large to compute"), message
+
+
+def test_prose_cannot_print_more_than_a_field_may_hold() -> None:
+    text = "{% for i in range(100000) %}{{ spec.title * 100 }}{% endfor %}"
+    assert refused(prose().block, text, "theory", {}) == (
+        f"{SPEC}: theory: the text it makes is longer than {bounded.MAX_OUTPUT:,} characters "
+        "(print less: loop over fewer values, or show a summary the program records)"
+    )
+
+
+def test_comparing_large_values_over_and_over_runs_out_of_budget() -> None:
+    text = "{% for s in [spec.title * 100000] %}{% for i in range(100000) %}{{ 'x' in s }}"
+    message = refused(prose().block, text + "{% endfor %}{% endfor %}", "theory", {})
+    assert f"it handles more than {bounded.MAX_WORK:,} characters and items" in message
+
+
+def test_every_field_of_a_record_draws_on_one_budget() -> None:
+    """A thousand fields of a loop each would otherwise take a thousand times as long."""
+    record = prose()
+    loop = "{% for i in range(600) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"
+    loop += "{{ spec.number }}"
+    assert record.block(loop, "theory", {}) == "<p>9</p>\n"
+    message = refused(record.block, loop, "prelab[0].answer", {})
+    assert message.startswith(f"{SPEC}: prelab[0].answer: the prose does too much work")
+    assert prose().block(loop, "prelab[0].answer", {}) == "<p>9</p>\n"  # another record
+
+
+def test_prose_cannot_change_what_it_reads_nor_make_text_out_of_nothing() -> None:
+    doubling = "{% for i in range(40) %}{{ spec.tools.extend(spec.tools) }}{% endfor %}"
+    assert "unsafe" in refused(prose().block, doubling, "theory", {})
+    assert "'lipsum' is undefined" in refused(prose().block, "{{ spec ~ lipsum(9) }}", "aim", {})
+
+
+def test_ordinary_prose_computes_as_before_within_a_small_part_of_the_budget() -> None:
+    record = prose()
+    text = (
+        "{{ spec.title | upper }}: {{ '%.2f' | format(results.loss) }}, "
+        "{{ results.losses | join(', ') }}; best {{ results.losses | min }}; "
+        "{% for v in results.losses %}{{ loop.index }}={{ v * 2 }}{{ ', ' if not loop.last }}"
+        "{% endfor %}; {{ spec.tools | map('lower') | join }} {{ (results.losses | sum) > 1 }} "
+        "{{ '{:.1f}'.format(results.loss) ~ '!' }} {{ [spec.number] + [3] }} {{ 2 ** spec.number }}"
+    )
+    results = {"loss": 0.123456, "losses": [3, 2, 1]}
+    assert record.block(text, "result", results) == (
+        "<p>ATTACK: 0.12, 3, 2, 1; best 1; 1=6, 2=4, 3=2; numpy True 0.1! [9, 3] 512</p>\n"
+    )
+    assert record.expression("results.losses[-1] < results.losses[0]", "checks[0].expr", results)
+    assert record.budget.steps < 100 and record.budget.work < 1000
+
+
+def test_prose_nested_deeper_than_python_compiles_is_an_error_not_a_crash(lab: Path) -> None:
+    """Python compiles at most 20 nested blocks; 21 nested loops were an internal error."""
+    nested = "{% for a in spec.tools %}" * 21 + "x" + "{% endfor %}" * 21
+    add_probe(lab, f'theory: "{nested}"\n')
+    done = labreport(lab, "build", "probe", "--format", "html")
+    assert done.returncode == 1, done.stderr
+    assert errors(done) == [
+        f"Error: {SPEC}: theory: nested too deeply "
+        "(use fewer levels of parentheses, brackets and tags)"
+    ]
