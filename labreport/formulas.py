@@ -47,6 +47,52 @@ class FormulaError(ValueError):
     """A formula mathtext cannot parse; the message is one line, for the field's error."""
 
 
+# A record draws at most this many formulas, of at most this many characters of TeX in all.
+# Measured on the course's 2-core machines: drawing costs 10 to 55 ms a formula (idle to busy)
+# plus ~0.3 ms a character of TeX, on a first build (the formula cache keeps them), and each is
+# a picture of ~4 KB plus ~55 bytes a character, carried each time it occurs. 2,000 distinct
+# short formulas took 109 s and made 8.7 MB of HTML; ~1 MiB of them would take hours. The
+# course's richest record (exp12) has 127 formulas of 2,304 characters: these limits leave it
+# four times as many, and keep a first build's drawing under half a minute.
+MAX_FORMULAS = 500
+MAX_FORMULA_CHARS = 20_000
+_FEWER = "write simple symbols as text, or split the experiment in two"
+
+
+class TooManyFormulas(FormulaError):
+    """A record over :data:`MAX_FORMULAS` or :data:`MAX_FORMULA_CHARS`; ``what`` and ``fix``."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what} ({fix})")
+        self.what, self.fix = what, fix
+
+
+@dataclass
+class FormulaBudget:
+    """The formulas of one record so far, counted before any is drawn, each time it occurs (a
+    repeated formula is drawn once but carried in the record each time)."""
+
+    count: int = 0
+    chars: int = 0
+
+    def charge(self, texs: list[str]) -> None:
+        """Add one field's formulas; raise TooManyFormulas if the record goes over a limit."""
+        self.count += len(texs)
+        self.chars += sum(len(tex.strip()) for tex in texs)
+        if self.count > MAX_FORMULAS:
+            raise TooManyFormulas(
+                f"more than {MAX_FORMULAS:,} formulas in the record: this field brings them "
+                f"to {self.count:,} (each is drawn as a picture)",
+                _FEWER,
+            )
+        if self.chars > MAX_FORMULA_CHARS:
+            raise TooManyFormulas(
+                f"more than {MAX_FORMULA_CHARS:,} characters of formulas in the record: this "
+                f"field brings them to {self.chars:,} (each is drawn as a picture)",
+                _FEWER,
+            )
+
+
 @dataclass(frozen=True)
 class Formula:
     svg: bytes

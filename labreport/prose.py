@@ -10,7 +10,7 @@ A picture (``![a GRU cell](gru_cell.png)``) is a file of the experiment folder, 
 :mod:`labreport.embed`; one that is missing is an error naming the field.
 
 What the templating may compute is bounded (:mod:`labreport.bounded`): loop turns, calls and
-sizes across all the prose of one record.
+sizes across all the prose of one record. So are its formulas (:class:`FormulaBudget`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from labreport import bounded
 from labreport.bounded import BoundedSandbox, Budget, TooCostly, spending
 from labreport.embed import EmbedError, embed_picture
 from labreport.errors import RenderError
-from labreport.formulas import FormulaError, render_formula
+from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
 
 
 class Results(dict[str, Any]):
@@ -87,6 +87,18 @@ def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
 
 
 _markdown.add_render_rule("image", _picture)
+_MATH = frozenset({"math_inline", "math_inline_double", "math_block", "math_block_label"})
+
+
+def _formulas(tokens: Any) -> list[str]:
+    """The TeX of every formula among Markdown's ``tokens`` (and their children), in order."""
+    found = []
+    for token in tokens:
+        if token.type in _MATH:
+            found.append(str(token.content))
+        found += _formulas(token.children or ())
+    return found
+
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>$!#|~])")
 # A value UTF-8 cannot encode (a file name from os.listdir that is not UTF-8) is shown as U+FFFD.
@@ -234,9 +246,12 @@ def check_expression(expr: str) -> None:
 
 def check_prose(text: str) -> None:
     """Raise jinja2.TemplateSyntaxError or FormulaError for a text that cannot render; runs
-    nothing, so ``labreport validate`` can use it before any program has run."""
+    nothing, so ``labreport validate`` can use it before any program has run. A text with more
+    formulas than a whole record may hold is refused before any is drawn."""
     _sandbox.parse(prepare(text))
-    _markdown.render(text)
+    tokens = _markdown.parse(text)
+    FormulaBudget().charge(_formulas(tokens))
+    _markdown.renderer.render(tokens, _markdown.options, {})
 
 
 _INLINE_MATH = ' <span class="math inline">'
@@ -253,11 +268,12 @@ class ProseRenderer:
 
     def __init__(self, spec_path: Path, spec: Mapping[str, Any], folder: Path) -> None:
         """``folder``: the experiment's, where the prose's pictures are. One
-        renderer renders one record: its fields share one budget of work."""
+        renderer renders one record: its fields share one budget of work and of formulas."""
         self.spec_path = spec_path
         self.spec = spec
         self.folder = folder
         self.budget = Budget()
+        self.formulas = FormulaBudget()
 
     def _env(self, field: str) -> dict[str, Any]:
         def picture(src: str) -> str:
@@ -294,9 +310,14 @@ class ProseRenderer:
         return self._markdown(self.fill(text, field, results), field, inline=True)
 
     def _markdown(self, text: str, field: str, inline: bool) -> Markup:
-        render = _markdown.renderInline if inline else _markdown.render
+        env = self._env(field)
         try:
-            return Markup(_breakable(render(text, self._env(field))))
+            tokens = _markdown.parseInline(text, env) if inline else _markdown.parse(text, env)
+            self.formulas.charge(_formulas(tokens))
+            return Markup(_breakable(_markdown.renderer.render(tokens, _markdown.options, env)))
+        except TooManyFormulas as exc:
+            where = str(self.spec_path)
+            raise RenderError(exc.what, where=where, field=field, fix=exc.fix) from exc
         except FormulaError as exc:
             raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
         except RecursionError as exc:

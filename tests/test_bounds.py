@@ -14,7 +14,7 @@ import pytest
 from test_console import labreport
 from test_exit_codes import errors
 
-from labreport import bounded
+from labreport import bounded, formulas
 from labreport.errors import RenderError
 from labreport.prose import ProseRenderer
 
@@ -185,3 +185,44 @@ def test_prose_nested_deeper_than_python_compiles_is_an_error_not_a_crash(lab: P
         f"Error: {SPEC}: theory: nested too deeply "
         "(use fewer levels of parentheses, brackets and tags)"
     ]
+
+
+# ----------------------------------------------------------------- 24: formulas per record
+
+
+def test_formulas_past_the_records_limit_are_an_error_of_the_field_that_crosses_it() -> None:
+    record = prose()
+    few = " ".join(["$x^2$"] * (formulas.MAX_FORMULAS - 10))  # the same formula: drawn once
+    assert record.block(few, "theory", {}).count("<img") == formulas.MAX_FORMULAS - 10
+    assert refused(record.block, " ".join(["$y$"] * 11), "prelab[2].answer", {}) == (
+        f"{SPEC}: prelab[2].answer: more than {formulas.MAX_FORMULAS:,} formulas in the record: "
+        f"this field brings them to {formulas.MAX_FORMULAS + 1:,} (each is drawn as a picture) "
+        "(write simple symbols as text, or split the experiment in two)"
+    )
+
+
+def test_too_many_characters_of_formulas_are_refused_before_any_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def never(tex: str) -> formulas.Formula:
+        raise AssertionError("drawn")
+
+    monkeypatch.setattr(formulas, "_draw", never)
+    long = "$" + "+".join(["x"] * (formulas.MAX_FORMULA_CHARS // 2 + 1)) + "$"
+    message = refused(prose().block, long, "theory", {})
+    assert message.startswith(
+        f"{SPEC}: theory: more than {formulas.MAX_FORMULA_CHARS:,} characters of formulas in the "
+        f"record: this field brings them to {formulas.MAX_FORMULA_CHARS + 1:,}"
+    )
+
+
+def test_build_and_validate_refuse_a_record_of_too_many_formulas(lab: Path) -> None:
+    many = " ".join(f"$a_{{{i}}}$" for i in range(formulas.MAX_FORMULAS + 1))
+    add_probe(lab, f'theory: "{many}"\n')
+    limit = f"more than {formulas.MAX_FORMULAS:,} formulas in the record"
+    built = labreport(lab, "build", "probe", "--format", "html")
+    assert built.returncode == 1, built.stderr
+    assert errors(built)[0].startswith(f"Error: {SPEC}: theory: {limit}"), built.stderr
+    checked = labreport(lab, "validate", "probe")
+    assert checked.returncode == 1, checked.stderr
+    assert errors(checked)[0].startswith(f"Error: {SPEC}: theory: {limit}"), checked.stderr
