@@ -10,7 +10,8 @@ A picture (``![a GRU cell](gru_cell.png)``) is a file of the experiment folder, 
 :mod:`labreport.embed`; one that is missing is an error naming the field.
 
 What the templating may compute is bounded (:mod:`labreport.bounded`): loop turns, calls and
-sizes across all the prose of one record. So are its formulas (:class:`FormulaBudget`).
+sizes across all the prose of one record. So are its formulas (:class:`FormulaBudget`), and the
+lines of its code blocks (:mod:`labreport.longlines`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from labreport.bounded import BoundedSandbox, Budget, TooCostly, spending
 from labreport.embed import EmbedError, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
+from labreport.longlines import cut_long_lines
 
 
 class Results(dict[str, Any]):
@@ -86,7 +88,19 @@ def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     return str(self.image(tokens, idx, options, env))
 
 
+def _code(rule: str) -> Any:
+    """Markdown's rule for a code block, with its long lines cut (see labreport.longlines)."""
+
+    def render(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        tokens[idx].content = cut_long_lines(tokens[idx].content)
+        return str(getattr(self, rule)(tokens, idx, options, env))
+
+    return render
+
+
 _markdown.add_render_rule("image", _picture)
+_markdown.add_render_rule("fence", _code("fence"))
+_markdown.add_render_rule("code_block", _code("code_block"))
 _MATH = frozenset({"math_inline", "math_inline_double", "math_block", "math_block_label"})
 
 

@@ -13,7 +13,7 @@ import io
 import reprlib
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
@@ -23,6 +23,7 @@ from markupsafe import Markup
 from labreport import __version__
 from labreport.errors import RenderError
 from labreport.fingerprint import LIBRARIES, cpu_model, environment_fingerprint, machine_fingerprint
+from labreport.longlines import cut_long_lines, cut_long_tokens
 from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
 from labreport.provenance import Provenance, build_date
@@ -47,7 +48,8 @@ class FigureView:
 @dataclass(frozen=True)
 class FileView:
     """A file the program wrote that the spec shows (``show_files:``): a CSV as ``rows`` (the
-    first is the header), other text as ``text``. Images are figures instead."""
+    first is the header), other text as ``text`` (its long lines cut, as the output's are).
+    Images are figures instead."""
 
     name: str
     rows: tuple[tuple[str, ...], ...] = ()
@@ -72,13 +74,14 @@ def _file_views(files: tuple[CapturedFile, ...]) -> tuple[list[FileView], list[C
             left = max(0, len(rows) - 1 - MAX_TABLE_ROWS)
             views.append(FileView(file.name, tuple(rows[: MAX_TABLE_ROWS + 1]), rows_left_out=left))
         else:
-            views.append(FileView(file.name, text=file.data))
+            views.append(FileView(file.name, text=cut_long_lines(file.data)))
     return views, images
 
 
 @dataclass(frozen=True)
 class ProgramView:
-    """One program as a theme shows it."""
+    """One program as a theme shows it. ``run`` is what the program did, its ``output`` with
+    lines longer than ``longlines.MAX_LINE`` cut (laying out one long line takes minutes)."""
 
     number: int
     part: str
@@ -184,16 +187,20 @@ def highlight_python(source: str) -> Markup:
 
     A bidirectional control character (Trojan Source: it makes the code read otherwise than it
     runs) is shown as a marker such as ``⟪U+202E⟫``, white on red, in place of the invisible
-    character.
+    character. A line longer than ``longlines.MAX_LINE`` is cut, each cut marked as a comment.
     """
     import io
     import re
 
-    from pygments.token import Text
+    from pygments.token import Comment, Text
 
     lexer, formatter, _, unstyled = _highlighter()
-    tokens = (
-        (Text if ttype in unstyled else ttype, value) for ttype, value in lexer.get_tokens(source)
+    tokens = cut_long_tokens(
+        (
+            (Text if ttype in unstyled else ttype, value)
+            for ttype, value in lexer.get_tokens(source)
+        ),
+        Comment,
     )
     out = io.StringIO()
     formatter.format(tokens, out)
@@ -277,7 +284,7 @@ def _program_views(
                 code=program.code,
                 title=program.title or program.code,
                 source_html=highlight_python(code_text),
-                run=run,
+                run=replace(run, output=cut_long_lines(run.output)),
                 figures=tuple(figures),
                 files=tuple(files),
                 **{

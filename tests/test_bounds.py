@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
 from test_console import labreport
 from test_exit_codes import errors
 
 from labreport import bounded, formulas
 from labreport.errors import RenderError
+from labreport.longlines import CONTINUED, MAX_LINE, cut_long_lines, cut_long_tokens
 from labreport.prose import ProseRenderer
 
 from conftest import copy_project
@@ -226,3 +229,63 @@ def test_build_and_validate_refuse_a_record_of_too_many_formulas(lab: Path) -> N
     checked = labreport(lab, "validate", "probe")
     assert checked.returncode == 1, checked.stderr
     assert errors(checked)[0].startswith(f"Error: {SPEC}: theory: {limit}"), checked.stderr
+
+
+# ----------------------------------------------------------------- 25: long lines cut for layout
+
+
+def test_a_long_line_is_cut_every_max_line_characters_and_each_cut_is_marked() -> None:
+    line = "0123456789" * (MAX_LINE // 4)
+    cut = cut_long_lines(f"before\n{line}\nafter")
+    lines = cut.split("\n")
+    assert lines[0] == "before" and lines[-1] == "after"
+    assert [len(piece) for piece in lines[1:-1]] == [
+        MAX_LINE, len(CONTINUED) + MAX_LINE, len(CONTINUED) + len(line) - 2 * MAX_LINE
+    ]  # fmt: skip
+    assert "".join(piece.removeprefix(CONTINUED) for piece in lines[1:-1]) == line
+    assert cut_long_lines("short\nlines\n") == "short\nlines\n"
+
+
+def test_a_long_token_of_a_listing_is_cut_and_keeps_its_colour() -> None:
+    tokens = [("name", "x = "), ("string", "'" + "s" * (MAX_LINE + 10) + "'"), ("name", "\ny")]
+    cut = list(cut_long_tokens(tokens, "mark"))
+    assert "".join(text for _, text in cut) == cut_long_lines("".join(t for _, t in tokens))
+    assert ("mark", CONTINUED) in cut
+    assert [kind for kind, text in cut if "s" in text] == ["string", "string"]
+
+
+def pdf_text(path: Path) -> str:
+    return "".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_a_long_printed_line_is_cut_in_the_html_and_the_pdf(lab: Path) -> None:
+    """Every pre-formatted text of a record: output, a shown file, the listing, a code block."""
+    width = 20 * MAX_LINE + 500  # unbroken, this took 2.5 s to lay out; 100,000 about 60 s
+    program = (
+        f"print('x' * {width})\n"
+        f"open('wide.txt', 'w').write('w' * {width})\n"
+        f"LONG = '{'c' * width}'\n"
+    )
+    fence = "```\\n" + "f" * width + "\\n```"
+    add_probe(lab, f'theory: "{fence}"\n', program)
+    spec = lab / SPEC
+    spec.write_text(
+        spec.read_text().replace("probe.py\n", "probe.py\n    show_files: [wide.txt]\n")
+    )
+    done = labreport(lab, "build", "probe")
+    assert done.returncode == 0, done.stderr
+    soup = BeautifulSoup((lab / "build/probe.html").read_text(), "html.parser")
+    shown = {
+        "output": soup.select_one("pre.output[data-program]").get_text(),
+        "file": soup.select_one('figure.run-file[data-file="wide.txt"] pre').get_text(),
+        "listing": soup.select_one(".code-listing").get_text(),
+        "prose": soup.select_one("section.theory pre").get_text(),
+    }
+    for name, char in zip(shown, "xwcf", strict=True):
+        lines = shown[name].split("\n")
+        assert max(len(line) for line in lines) <= len(CONTINUED) + MAX_LINE, name
+        assert shown[name].count("\n" + CONTINUED) == width // MAX_LINE, name
+        assert shown[name].count(char) >= width, name  # nothing left out
+    text = pdf_text(lab / "build/probe.pdf")
+    assert text.count(CONTINUED.strip()) >= 4 * (width // MAX_LINE)
+    assert text.count("x") >= width
