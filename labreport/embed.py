@@ -1,4 +1,5 @@
-"""Files carried inside a record as ``data:`` URIs: theme assets and the pictures of the prose.
+"""Files carried inside a record as ``data:`` URIs: theme assets, and the pictures and linked
+files of the prose.
 
 A record is one self-contained file (mailed, uploaded to a course site) and the PDF needs
 nothing from outside, so every picture travels inside the HTML, never as a link that breaks
@@ -43,23 +44,52 @@ def embed_picture(folder: Path, src: str) -> str:
     the file in the experiment ``folder``; a URL (``https:``, ``data:``) is left as written."""
     if _SCHEME.match(src):
         return src
+    path = _file_inside(folder, src, "picture")
+    return data_uri(_read(folder, path, src, "picture"), path.name)
+
+
+def embed_link(folder: Path, href: str) -> tuple[str, str | None]:
+    """``href`` of a Markdown link (``[the data](data.csv)``), and the name to save it under.
+
+    A URL or a place in the record (``#results``) is left as written. A file of the experiment
+    ``folder`` is carried in the record as a ``data:`` URI, like a picture: a relative link
+    would break once the record is mailed, and the PDF would hold the builder's absolute path
+    (WeasyPrint makes every link absolute). A path out of the folder is an EmbedError.
+    """
+    if _SCHEME.match(href) or href.startswith("#") or not href:
+        return href, None
+    path = _file_inside(folder, href, "link")
+    if path.is_dir():
+        raise EmbedError(
+            f"link {href!r} is a folder, not a file", "link a file, which the record carries"
+        )
+    return data_uri(_read(folder, path, href, "link"), path.name), path.name
+
+
+def _file_inside(folder: Path, src: str, kind: str) -> Path:
+    """The file a relative ``src`` names in ``folder`` (symlinks resolved), or an EmbedError
+    if it is outside."""
     name = unquote(src.split("#", 1)[0].split("?", 1)[0])
     root = folder.resolve()
     path = (root / name).resolve()
     if not path.is_relative_to(root):
         raise EmbedError(
-            f"picture {src!r} is outside the experiment folder",
+            f"{kind} {src!r} is outside the experiment folder",
             f"copy it into {folder.name}/ and write its path relative to it",
         )
+    return path
+
+
+def _read(folder: Path, path: Path, src: str, kind: str) -> bytes:
     try:
         data = path.read_bytes()
     except OSError:
         raise EmbedError(
-            f"picture {src!r} not found in {folder.name}/",
+            f"{kind} {src!r} not found in {folder.name}/",
             f"put the file in {folder.name}/, or correct the path: it is relative to that folder",
         ) from None
     try:
         check_size(data)
     except EmbedError as exc:
-        raise EmbedError(f"picture {src!r} {exc.what}", exc.fix) from None
-    return data_uri(data, path.name)
+        raise EmbedError(f"{kind} {src!r} {exc.what}", exc.fix) from None
+    return data

@@ -5,6 +5,10 @@ project is ever fetched or read, and each such reference is reported so the buil
 :func:`outside_references` finds them in the HTML (which a browser would fetch), the fetcher
 refuses those WeasyPrint asks for (stylesheets may add more).
 
+Nor does a PDF hold a path of the builder's machine: WeasyPrint makes every link absolute, so
+a relative ``<a href>`` of a template would become ``file:///home/...``; such links are left
+out of the PDF (prose carries the files it links, see :func:`labreport.embed.embed_link`).
+
 WeasyPrint is imported here only (0.8 s), so HTML-only builds never pay for it. PDFs are
 reproducible: fontTools stamps the current time into embedded fonts unless ``SOURCE_DATE_EPOCH``
 is set, so it is fixed when the user has not set it.
@@ -139,7 +143,17 @@ def render_pdf(html: str, *, root: Path, refused: list[str] | None = None) -> by
     outside the project are left out and, with ``refused`` given, appended to it."""
     weasyprint = load_weasyprint()
     fetcher = project_fetcher(root, refused)
-    document = weasyprint.HTML(string=html, base_url=str(root) + os.sep, url_fetcher=fetcher)
+    source = weasyprint.HTML(string=html, base_url=str(root) + os.sep, url_fetcher=fetcher)
+    document = source.render(uncompressed_pdf=False)
+    for page in document.pages:
+        page.links[:] = [link for link in page.links if not _local_file(link)]
     buffer = io.BytesIO()
     document.write_pdf(buffer, uncompressed_pdf=False)
     return buffer.getvalue()
+
+
+def _local_file(link: tuple[Any, ...]) -> bool:
+    """Whether a link WeasyPrint laid out leads to a file of this machine (``file:``): it
+    would carry the builder's absolute path, and lead nowhere on a reader's machine."""
+    kind, target = link[0], link[1]
+    return kind == "external" and urlparse(str(target)).scheme.lower() == "file"

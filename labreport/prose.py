@@ -7,7 +7,8 @@ are templating; any other ``{{ ... }}`` or ``{% ... %}`` — ``{{ 7*7 }}``, ``{%
 text and is shown as written. Markdown is rendered with raw HTML disabled: ``<script>`` in a spec
 is text. ``$...$`` and ``$$...$$`` are LaTeX formulas, drawn by :mod:`labreport.formulas`.
 A picture (``![a GRU cell](gru_cell.png)``) is a file of the experiment folder, embedded by
-:mod:`labreport.embed`; one that is missing is an error naming the field.
+:mod:`labreport.embed`; one that is missing is an error naming the field. So is a file a link
+names (``[the data](data.csv)``): the record carries it, and no path leaves the folder.
 
 What the templating may compute is bounded (:mod:`labreport.bounded`): loop turns, calls and
 sizes across all the prose of one record. So are its formulas (:class:`FormulaBudget`), and the
@@ -31,7 +32,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from labreport import bounded
 from labreport.bounded import BoundedSandbox, Budget, TooCostly, spending
-from labreport.embed import EmbedError, embed_picture
+from labreport.embed import EmbedError, embed_link, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
 from labreport.longlines import cut_long_lines
@@ -88,6 +89,19 @@ def _picture(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     return str(self.image(tokens, idx, options, env))
 
 
+def _link(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """Markdown's link rule, with ``href`` passed through ``env["link"]`` (a file of the
+    experiment folder carried in the record, and the name to save it under)."""
+    token = tokens[idx]
+    resolve = env.get("link") if isinstance(env, dict) else None
+    if resolve is not None:
+        href, name = resolve(str(token.attrGet("href") or ""))
+        token.attrSet("href", href)
+        if name is not None:
+            token.attrSet("download", name)
+    return str(self.renderToken(tokens, idx, options, env))
+
+
 def _code(rule: str) -> Any:
     """Markdown's rule for a code block, with its long lines cut (see labreport.longlines)."""
 
@@ -99,6 +113,7 @@ def _code(rule: str) -> Any:
 
 
 _markdown.add_render_rule("image", _picture)
+_markdown.add_render_rule("link_open", _link)
 _markdown.add_render_rule("fence", _code("fence"))
 _markdown.add_render_rule("code_block", _code("code_block"))
 _MATH = frozenset({"math_inline", "math_inline_double", "math_block", "math_block_label"})
@@ -281,7 +296,7 @@ class ProseRenderer:
     """Renders the prose fields of one spec; ``spec_path`` and field names appear in errors."""
 
     def __init__(self, spec_path: Path, spec: Mapping[str, Any], folder: Path) -> None:
-        """``folder``: the experiment's, where the prose's pictures are. One
+        """``folder``: the experiment's, where the prose's pictures and linked files are. One
         renderer renders one record: its fields share one budget of work and of formulas."""
         self.spec_path = spec_path
         self.spec = spec
@@ -300,7 +315,17 @@ class ProseRenderer:
                 what, where = f"picture {src!r} cannot be a file: {exc}", str(self.spec_path)
                 raise RenderError(what, where=where, field=field) from exc
 
-        return {"picture": picture}
+        def link(href: str) -> tuple[str, str | None]:
+            try:
+                return embed_link(self.folder, href)
+            except EmbedError as exc:
+                what, where = exc.what, str(self.spec_path)
+                raise RenderError(what, where=where, field=field, fix=exc.fix) from exc
+            except ValueError as exc:  # a path no file can have: "%00.csv" is a NUL byte
+                what, where = f"link {href!r} cannot be a file: {exc}", str(self.spec_path)
+                raise RenderError(what, where=where, field=field) from exc
+
+        return {"picture": picture, "link": link}
 
     def fill(self, text: str, field: str, results: Mapping[str, Any]) -> str:
         """Substitute recorded values into ``text``."""

@@ -6,7 +6,10 @@ docs/robustness.md, rows 23 to 26. Each attack is tried on a real project throug
 
 from __future__ import annotations
 
+import io
+import re
 import tracemalloc
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from test_exit_codes import errors
 from labreport import bounded, formulas
 from labreport.errors import RenderError
 from labreport.longlines import CONTINUED, MAX_LINE, cut_long_lines, cut_long_tokens
+from labreport.pdf import render_pdf
 from labreport.prose import ProseRenderer
 
 from conftest import copy_project
@@ -289,3 +293,80 @@ def test_a_long_printed_line_is_cut_in_the_html_and_the_pdf(lab: Path) -> None:
     text = pdf_text(lab / "build/probe.pdf")
     assert text.count(CONTINUED.strip()) >= 4 * (width // MAX_LINE)
     assert text.count("x") >= width
+
+
+# ----------------------------------------------------------------- 26: links in the prose
+
+
+def pdf_bytes(path: Path) -> bytes:
+    """The PDF's bytes with every compressed stream expanded, where a path could hide."""
+    raw = path.read_bytes()
+    expanded = [raw]
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", raw, re.S):
+        try:
+            expanded.append(zlib.decompress(match.group(1)))
+        except zlib.error:
+            continue
+    return b"".join(expanded)
+
+
+def link_targets(path: Path) -> list[str]:
+    targets = []
+    for page in PdfReader(path).pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A") or {}
+            targets.append(str(action.get("/URI", "")))
+    return targets
+
+
+def test_a_linked_file_travels_in_the_record_and_no_path_of_the_builder_does(
+    lab: Path, tmp_path: Path
+) -> None:
+    folder = add_probe(
+        lab,
+        "theory: See [the data](data.csv), [the notes](notes/a%20b.txt), "
+        "[the course](https://example.org/) and [the aim](#aim).\n",
+    )
+    (folder / "data.csv").write_text("x,y\n1,2\n")
+    (folder / "notes").mkdir()
+    (folder / "notes/a b.txt").write_text("notes")
+    done = labreport(lab, "build", "probe")
+    assert done.returncode == 0, done.stderr
+    html = (lab / "build/probe.html").read_text()
+    links = {a.get_text(): a for a in BeautifulSoup(html, "html.parser").select("section a")}
+    assert links["the data"]["href"] == "data:text/csv;base64,eCx5CjEsMgo="
+    assert links["the data"]["download"] == "data.csv"
+    assert links["the notes"]["download"] == "a b.txt"
+    assert links["the course"]["href"] == "https://example.org/"
+    assert links["the aim"]["href"] == "#aim"
+    assert str(tmp_path) not in html
+    pdf = lab / "build/probe.pdf"
+    assert str(tmp_path).encode() not in pdf_bytes(pdf)
+    targets = link_targets(pdf)
+    assert "https://example.org/" in targets
+    assert "data:text/csv;base64,eCx5CjEsMgo=" in targets
+    assert not [target for target in targets if target.startswith("file:")]
+
+
+@pytest.mark.parametrize("href", ["../../secret", "../alpha/points.txt", "/etc/passwd"])
+def test_a_link_out_of_the_experiment_folder_is_an_error_naming_the_field(
+    lab: Path, href: str
+) -> None:
+    add_probe(lab, f"result: The secret is [here]({href}).\n")
+    done = labreport(lab, "build", "probe", "--format", "html")
+    assert done.returncode == 1, done.stderr
+    assert errors(done) == [
+        f"Error: {SPEC}: result: link '{href}' is outside the experiment folder "
+        "(copy it into probe/ and write its path relative to it)"
+    ]
+
+
+def test_a_templates_relative_link_leaves_no_path_of_the_builder_in_the_pdf(
+    tmp_path: Path,
+) -> None:
+    html = '<p><a href="notes/x.csv">notes</a> <a href="https://example.org/">web</a></p>'
+    pdf = tmp_path / "record.pdf"
+    pdf.write_bytes(render_pdf(html, root=tmp_path))
+    assert link_targets(pdf) == ["https://example.org/"]
+    assert str(tmp_path).encode() not in pdf_bytes(pdf)
+    assert "notes" in PdfReader(io.BytesIO(pdf.read_bytes())).pages[0].extract_text()
