@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
+
+from labreport.fingerprint import open_regular
 
 MAX_EMBED_BYTES = 2 * 1024 * 1024  # records are mailed around
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
@@ -31,10 +34,12 @@ def data_uri(data: bytes, filename: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def check_size(data: bytes) -> None:
-    if len(data) > MAX_EMBED_BYTES:
+def check_size(data: bytes, size: int | None = None) -> None:
+    """EmbedError if ``data`` (or a file of ``size`` bytes, not read) is over the limit."""
+    size = len(data) if size is None else size
+    if size > MAX_EMBED_BYTES:
         raise EmbedError(
-            f"is {len(data) // 1024} KiB",
+            f"is {size // 1024} KiB",
             f"shrink it below {MAX_EMBED_BYTES // 1024 // 1024} MiB (records are mailed around)",
         )
 
@@ -82,14 +87,23 @@ def _file_inside(folder: Path, src: str, kind: str) -> Path:
 
 def _read(folder: Path, path: Path, src: str, kind: str) -> bytes:
     try:
-        data = path.read_bytes()
+        # Never a named pipe or a device (reading one blocks or never ends), never more than
+        # the limit and one byte: enough to say it is too large.
+        opened = open_regular(path)
+        if opened is None:
+            raise EmbedError(
+                f"{kind} {src!r} is not a regular file", "link or show a file, not a pipe or device"
+            )
+        with opened:
+            size = os.fstat(opened.fileno()).st_size
+            data = b"" if size > MAX_EMBED_BYTES else opened.read(MAX_EMBED_BYTES + 1)
     except OSError:
         raise EmbedError(
             f"{kind} {src!r} not found in {folder.name}/",
             f"put the file in {folder.name}/, or correct the path: it is relative to that folder",
         ) from None
     try:
-        check_size(data)
+        check_size(data, max(size, len(data)))
     except EmbedError as exc:
         raise EmbedError(f"{kind} {src!r} {exc.what}", exc.fix) from None
     return data

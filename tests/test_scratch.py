@@ -235,6 +235,18 @@ def test_python_named_links_and_pipes_are_not_read_to_choose_the_warm_interprete
     assert "experiments/kinds/helper.py: a named pipe (FIFO) cannot be copied" in done.stderr
 
 
+def test_a_named_pipe_used_as_a_picture_is_refused_by_validate_not_waited_on(
+    tmp_path: Path, channel: Channel
+) -> None:
+    folder = make_project(tmp_path / "project", {"pic": "print('ran')\n"})
+    spec = folder / "experiment.yaml"
+    spec.write_text(spec.read_text().replace("To run in a scratch copy.", "See ![c](cell.png)."))
+    os.mkfifo(folder / "cell.png")
+    done = labreport(tmp_path / "project", channel, "validate")
+    assert done.returncode == 1, done.stderr
+    assert "aim: picture 'cell.png' is not a regular file" in done.stderr
+
+
 # ------------------------------------------------------------------------------ kill -9
 
 
