@@ -267,6 +267,16 @@ def pictures_used(text: str) -> list[str]:
     return found
 
 
+def links_used(text: str) -> list[str]:
+    """The ``href`` of every Markdown link in a prose text, in order."""
+    found = []
+    for token in _markdown.parse(text):
+        for child in token.children or ():
+            if child.type == "link_open":
+                found.append(str(child.attrGet("href") or ""))
+    return found
+
+
 def check_expression(expr: str) -> None:
     """Raise jinja2.TemplateSyntaxError for a check's expression that cannot compile: as prose,
     an unbalanced ``(`` would be shown as text, but a check must be evaluated."""

@@ -16,7 +16,7 @@ import jinja2
 from jinja2 import nodes
 
 from labreport import formulas
-from labreport.embed import EmbedError, embed_picture
+from labreport.embed import EmbedError, embed_link, embed_picture
 from labreport.errors import EXIT_OK, LabreportError, Problem, RenderError, SpecError
 from labreport.formulas import FormulaError
 from labreport.project import Project
@@ -25,6 +25,7 @@ from labreport.prose import (
     TOO_DEEP_FIX,
     check_expression,
     check_prose,
+    links_used,
     pictures_used,
     results_used,
 )
@@ -127,6 +128,14 @@ def validate_experiment(
                 problems.append(Problem(str(display), exc.what, field, exc.fix))
             except ValueError as exc:  # as the build says it
                 what = f"picture {src!r} cannot be a file: {exc}"
+                problems.append(Problem(str(display), what, field))
+        for href in links_used(text):
+            try:
+                embed_link(source.folder, href)
+            except EmbedError as exc:
+                problems.append(Problem(str(display), exc.what, field, exc.fix))
+            except ValueError as exc:  # as the build says it
+                what = f"link {href!r} cannot be a file: {exc}"
                 problems.append(Problem(str(display), what, field))
         if recorded is not None:
             for name in sorted(used - recorded):

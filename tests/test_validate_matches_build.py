@@ -86,6 +86,8 @@ MISTAKES: list[tuple[str, Mistake, Callable[[str], str]]] = [
      lambda e: f"{spec_of(e)}: theory: "),
     ("missing picture", edit("A straight line has a constant slope.", "'![A line](line.png)'"),
      lambda e: f"{spec_of(e)}: theory: picture 'line.png' not found in {e}/"),
+    ("link outside", edit("A straight line has a constant slope.", "'[the key](../../key)'"),
+     lambda e: f"{spec_of(e)}: theory: link '../../key' is outside the experiment folder"),
     ("template syntax", themed("{% block aim %}{{ aim }{% endblock %}"),
      lambda e: f"{theme_of(e)}:2: template syntax error: unexpected '}}'"),
     ("missing include", themed('{% block aim %}{% include "classic/logo.html" %}{% endblock %}'),
