@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,13 @@ import pytest
 # Records carry their build date: fix it, as a reproducible build would, so that two builds in
 # one test compare equal even across midnight (tests/test_verify.py checks the date shown).
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
+
+# A shell without job control starts background commands with SIGINT ignored, and that is
+# inherited through exec: labreport started by such a suite (a CI script run with `&`) would
+# never see the Ctrl-C the tests send it. A handler, unlike SIG_IGN, is reset to the default in
+# every program a test starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
