@@ -125,15 +125,7 @@ def kill_tree(leader: int, token: bytes) -> int:
     """SIGKILL every process of the run, its leader last: while the leader lives, it adopts
     the orphans of those killed, so none escapes between two rounds. Returns the kills sent."""
     killed = proctree.kill_descendants(leader)
-    for _ in range(proctree.KILL_ROUNDS):
-        found = tree(leader, token)
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        time.sleep(0.01)
+    killed += proctree.kill_until_gone(lambda: tree(leader, token))
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(leader, signal.SIGKILL)
     return killed

@@ -19,12 +19,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
 _PR_SET_CHILD_SUBREAPER = 36
-KILL_ROUNDS = 10  # enough for a fork loop: each round kills what the last one missed
+KILL_ROUNDS = 10  # enough for a fork loop
 
 
 def supported() -> bool:
@@ -67,12 +67,13 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def kill_descendants(root: int) -> int:
-    """SIGKILL everything below ``root`` until nothing is left (or the rounds run out);
-    how many kills were sent."""
+def kill_until_gone(find: Callable[[], Iterable[int]]) -> int:
+    """SIGKILL what ``find`` finds, again and again until it finds nothing (or the rounds run
+    out): a killed process cannot fork again, so each round reaches what the last one missed.
+    Returns how many kills were sent."""
     killed = 0
     for _ in range(KILL_ROUNDS):
-        found = descendants(root)
+        found = list(find())
         if not found:
             break
         for pid in found:
@@ -81,6 +82,11 @@ def kill_descendants(root: int) -> int:
                 killed += 1
         time.sleep(0.01)
     return killed
+
+
+def kill_descendants(root: int) -> int:
+    """SIGKILL everything below ``root`` until nothing is left; how many kills were sent."""
+    return kill_until_gone(lambda: descendants(root))
 
 
 def become_subreaper() -> bool:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2 import nodes
@@ -36,6 +36,8 @@ from labreport.embed import EmbedError, embed_link, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
 from labreport.longlines import cut_long_lines
+
+_T = TypeVar("_T")
 
 
 class Results(dict[str, Any]):
@@ -257,24 +259,23 @@ def results_used(text: str) -> set[str]:
     return used
 
 
-def pictures_used(text: str) -> list[str]:
-    """The ``src`` of every Markdown picture in a prose text, in order."""
+def _targets(text: str, token_type: str, attribute: str) -> list[str]:
     found = []
     for token in _markdown.parse(text):
         for child in token.children or ():
-            if child.type == "image":
-                found.append(str(child.attrGet("src") or ""))
+            if child.type == token_type:
+                found.append(str(child.attrGet(attribute) or ""))
     return found
+
+
+def pictures_used(text: str) -> list[str]:
+    """The ``src`` of every Markdown picture in a prose text, in order."""
+    return _targets(text, "image", "src")
 
 
 def links_used(text: str) -> list[str]:
     """The ``href`` of every Markdown link in a prose text, in order."""
-    found = []
-    for token in _markdown.parse(text):
-        for child in token.children or ():
-            if child.type == "link_open":
-                found.append(str(child.attrGet("href") or ""))
-    return found
+    return _targets(text, "link_open", "href")
 
 
 def check_expression(expr: str) -> None:
@@ -315,27 +316,28 @@ class ProseRenderer:
         self.formulas = FormulaBudget()
 
     def _env(self, field: str) -> dict[str, Any]:
-        def picture(src: str) -> str:
+        return {
+            "picture": self._embedding("picture", embed_picture, field),
+            "link": self._embedding("link", embed_link, field),
+        }
+
+    def _embedding(
+        self, kind: str, embed: Callable[[Path, str], _T], field: str
+    ) -> Callable[[str], _T]:
+        """``embed`` for Markdown's renderer: a file of the experiment folder carried in the
+        record, any failure a RenderError naming the spec and ``field``."""
+
+        def carried(target: str) -> _T:
+            where = str(self.spec_path)
             try:
-                return embed_picture(self.folder, src)
+                return embed(self.folder, target)
             except EmbedError as exc:
-                what, where = exc.what, str(self.spec_path)
-                raise RenderError(what, where=where, field=field, fix=exc.fix) from exc
+                raise RenderError(exc.what, where=where, field=field, fix=exc.fix) from exc
             except ValueError as exc:  # a path no file can have: "%00.png" is a NUL byte
-                what, where = f"picture {src!r} cannot be a file: {exc}", str(self.spec_path)
+                what = f"{kind} {target!r} cannot be a file: {exc}"
                 raise RenderError(what, where=where, field=field) from exc
 
-        def link(href: str) -> tuple[str, str | None]:
-            try:
-                return embed_link(self.folder, href)
-            except EmbedError as exc:
-                what, where = exc.what, str(self.spec_path)
-                raise RenderError(what, where=where, field=field, fix=exc.fix) from exc
-            except ValueError as exc:  # a path no file can have: "%00.csv" is a NUL byte
-                what, where = f"link {href!r} cannot be a file: {exc}", str(self.spec_path)
-                raise RenderError(what, where=where, field=field) from exc
-
-        return {"picture": picture, "link": link}
+        return carried
 
     def fill(self, text: str, field: str, results: Mapping[str, Any]) -> str:
         """Substitute recorded values into ``text``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jinja2
@@ -121,21 +121,16 @@ def validate_experiment(
         except RecursionError:
             problems.append(Problem(str(display), TOO_DEEP, field, TOO_DEEP_FIX))
             continue
-        for src in pictures_used(text):
+        embedded: list[tuple[str, str, Callable[[Path, str], object]]]
+        embedded = [("picture", src, embed_picture) for src in pictures_used(text)]
+        embedded += [("link", href, embed_link) for href in links_used(text)]
+        for kind, target, embed in embedded:
             try:
-                embed_picture(source.folder, src)
+                embed(source.folder, target)
             except EmbedError as exc:
                 problems.append(Problem(str(display), exc.what, field, exc.fix))
             except ValueError as exc:  # as the build says it
-                what = f"picture {src!r} cannot be a file: {exc}"
-                problems.append(Problem(str(display), what, field))
-        for href in links_used(text):
-            try:
-                embed_link(source.folder, href)
-            except EmbedError as exc:
-                problems.append(Problem(str(display), exc.what, field, exc.fix))
-            except ValueError as exc:  # as the build says it
-                what = f"link {href!r} cannot be a file: {exc}"
+                what = f"{kind} {target!r} cannot be a file: {exc}"
                 problems.append(Problem(str(display), what, field))
         if recorded is not None:
             for name in sorted(used - recorded):
