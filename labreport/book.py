@@ -16,7 +16,7 @@ from typing import Any
 
 from labreport.errors import RenderError
 from labreport.output import write_atomic
-from labreport.project import Project
+from labreport.project import PLACEHOLDER, Project
 from labreport.spec import load_experiment
 from labreport.themes import ThemeSearchPath
 
@@ -31,8 +31,21 @@ class BookEntry:
     page: int | str = ""
 
 
+BOOK_PDF = "lab-record.pdf"
+INDEX_HTML = "index.html"
+
+
 def _front_context(project: Project, entries: list[BookEntry]) -> dict[str, Any]:
-    return {"course": project.course(), "student": project.student(), "entries": entries}
+    """What book/index.html and book/front.html receive: ``book`` is the bound PDF beside the
+    index, and ``placeholder`` the text of a blank field (the printed index leaves a blank date
+    cell empty, to be written in by hand, rather than wrapping the placeholder over 3 lines)."""
+    return {
+        "course": project.course(),
+        "student": project.student(),
+        "entries": entries,
+        "book": BOOK_PDF,
+        "placeholder": PLACEHOLDER,
+    }
 
 
 def collect_entries(project: Project, ids: list[str], out_dir: Path) -> list[BookEntry]:
@@ -103,8 +116,10 @@ def bind_book(
     """Write ``index.html`` and ``lab-record.pdf`` into ``out_dir`` from the records built
     there (``labreport book`` builds them first); returns the two paths."""
     entries = collect_entries(project, ids, out_dir)
-    index = out_dir / "index.html"
+    # Laid out first: the index links the bound PDF, so it is written only once that exists.
+    book = render_book(project, entries, out_dir, search)
+    target = out_dir / BOOK_PDF
+    write_atomic(target, book)
+    index = out_dir / INDEX_HTML
     write_atomic(index, write_index_html(project, entries, search).encode())
-    target = out_dir / "lab-record.pdf"
-    write_atomic(target, render_book(project, entries, out_dir, search))
     return index, target
