@@ -23,7 +23,15 @@ from markupsafe import Markup
 from labreport import __version__
 from labreport.errors import RenderError
 from labreport.fingerprint import LIBRARIES, cpu_model, environment_fingerprint, machine_fingerprint
-from labreport.longlines import cut_long_lines, cut_long_tokens
+from labreport.listing import (
+    Listing,
+    ListingOptions,
+    read_options,
+    shown_lines,
+    source_lines,
+    split_lines,
+)
+from labreport.longlines import cut_long_lines
 from labreport.project import PLACEHOLDER, Project
 from labreport.prose import ProseRenderer
 from labreport.provenance import Provenance, build_date
@@ -34,6 +42,7 @@ from labreport.spec import (
     Experiment,
     ExperimentSource,
     RubricRow,
+    Show,
 )
 from labreport.themes import ENTRY, ThemeSearchPath
 
@@ -88,7 +97,9 @@ class ProgramView:
     code: str
     title: str
     task: Markup
-    source_html: Markup
+    show: str  # all, none, appendix (listed in the appendix) or part (some lines, with gaps)
+    listing: Listing
+    source_html: Markup  # the listing as HTML, laid out as the theme's theme.toml says
     run: RunResult
     figures: tuple[FigureView, ...]
     files: tuple[FileView, ...]
@@ -174,36 +185,57 @@ def _load_highlighter() -> tuple[Any, Any, str, frozenset[Any]]:
         )  # fmt: skip
 
     unstyled = frozenset(filter(plain, STANDARD_TYPES))
-    return PythonLexer(), formatter, css, unstyled | {Whitespace}
+    # stripnl=False: a blank first line stays, so the listing's line numbers are the file's
+    return PythonLexer(stripnl=False), formatter, css, unstyled | {Whitespace}
 
 
 def highlight_python(source: str) -> Markup:
-    """The listing as highlighted HTML, with a span only where the style shows something.
+    """The whole program as a listing, with the default options (see :func:`listing_markup`)."""
+    return listing_markup(program_listing(source), ListingOptions())
+
+
+def program_listing(source: str, show: Show = "all") -> Listing:
+    """The program's lines as highlighted tokens, with a class only where the style shows
+    something, and the lines ``show`` lists (all of them unless lines or a region).
 
     Tokens the style leaves plain (names, punctuation: three quarters of them) and whitespace
-    (coloured, but invisible) become plain text, which merges with its neighbours. The page
-    looks the same, and WeasyPrint lays out a code-heavy record about twice as fast: it pays
-    for every inline box.
+    (coloured, but invisible) are plain text, which :mod:`labreport.listing` merges with its
+    neighbours. The page looks the same, and WeasyPrint lays out a code-heavy record about
+    twice as fast: it pays for every inline box.
+    """
+    from labreport.spec import ShowLines, ShowRegion
+
+    lexer, _, _, unstyled = _highlighter()
+    text = "\n".join(source_lines(source))
+    tokens = ((_css_class(ttype, unstyled), value) for ttype, value in lexer.get_tokens(text))
+    lines = tuple(tuple(line) for line in split_lines(tokens))
+    ranges = show.lines if isinstance(show, ShowLines) else None
+    region = show.region if isinstance(show, ShowRegion) else None
+    shown = shown_lines(source_lines(source), ranges, region)  # load_experiment checked it
+    return Listing(lines, tuple(shown))
+
+
+def _css_class(ttype: Any, unstyled: frozenset[Any]) -> str:
+    """Pygments' short class of a token type (``k``, ``s2``...), "" for one shown plain."""
+    from pygments.token import STANDARD_TYPES
+
+    if ttype in unstyled:
+        return ""
+    while ttype not in STANDARD_TYPES:
+        ttype = ttype.parent
+    return str(STANDARD_TYPES[ttype])
+
+
+def listing_markup(listing: Listing, options: ListingOptions) -> Markup:
+    """The listing as HTML (:func:`labreport.listing.listing_html`: a block per line, long
+    ones wrapped at ``options.columns`` with a continuation mark).
 
     A bidirectional control character (Trojan Source: it makes the code read otherwise than it
     runs) is shown as a marker such as ``⟪U+202E⟫``, white on red, in place of the invisible
-    character. A line longer than ``longlines.MAX_LINE`` is cut, each cut marked as a comment.
+    character.
     """
-    import io
     import re
 
-    from pygments.token import Comment, Text
-
-    lexer, formatter, _, unstyled = _highlighter()
-    tokens = cut_long_tokens(
-        (
-            (Text if ttype in unstyled else ttype, value)
-            for ttype, value in lexer.get_tokens(source)
-        ),
-        Comment,
-    )
-    out = io.StringIO()
-    formatter.format(tokens, out)
     return Markup(
         re.sub(
             "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
@@ -211,9 +243,27 @@ def highlight_python(source: str) -> Markup:
                 '<span class="bidi-control" style="color: #fff; background: #c00" title="an '
                 f'invisible bidirectional control character">⟪U+{ord(m.group()):04X}⟫</span>'
             ),
-            out.getvalue(),
+            listing.html(options),
         )
     )
+
+
+def listing_options(search_path: ThemeSearchPath, theme: str) -> ListingOptions:
+    """The theme's ``[listing]`` settings, from the first ``<theme>/theme.toml`` on the path
+    (a project's ``templates/<theme>/theme.toml`` comes first); the defaults where none."""
+    from labreport.themes import THEME_INFO
+
+    try:
+        path = search_path.find_file(f"{theme}/{THEME_INFO}")
+    except RenderError:
+        return ListingOptions()
+    try:
+        return read_options(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        raise RenderError(
+            f"cannot read it ({exc})", where=str(path), field="listing",
+            fix="write [listing] with columns = 90 and line_numbers = true or false",
+        ) from exc  # fmt: skip
 
 
 def _figure_src(svg: str) -> str:
@@ -277,13 +327,16 @@ def _program_views(
                 FigureView(figure_number, f"{image.name}, written by {program.code}", src)
             )
         code_text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
+        listing = program_listing(code_text, program.show)
         views.append(
             ProgramView(
                 number=i + 1,
                 part=program.part,
                 code=program.code,
                 title=program.title or program.code,
-                source_html=highlight_python(code_text),
+                show=program.show if isinstance(program.show, str) else "part",
+                listing=listing,
+                source_html=listing_markup(listing, ListingOptions()),
                 run=replace(run, output=cut_long_lines(run.output)),
                 figures=tuple(figures),
                 files=tuple(files),
@@ -400,6 +453,9 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
     """Render the theme's ``record.html`` with ``context``."""
     env = search_path.environment()
     name = f"{theme}/{ENTRY}"
+    options = listing_options(search_path, theme)
+    if options != ListingOptions():
+        context = _with_listing_options(context, options)
     try:
         template = env.get_template(name)
         return template.render(context.variables())
@@ -425,6 +481,19 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
         if not location:
             raise
         raise RenderError(f"{location}{type(exc).__name__}: {exc}") from exc
+
+
+def _with_listing_options(context: RecordContext, options: ListingOptions) -> RecordContext:
+    """``context`` with each listing laid out with the theme's ``options``."""
+    views = {
+        id(p): replace(p, source_html=listing_markup(p.listing, options)) for p in context.programs
+    }
+    return replace(
+        context,
+        programs=[views[id(p)] for p in context.programs],
+        inlab=[views[id(p)] for p in context.inlab],
+        postlab=[views[id(p)] for p in context.postlab],
+    )
 
 
 def _template_location(exc: BaseException) -> str:

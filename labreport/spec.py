@@ -32,8 +32,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from labreport.errors import Problem, SpecError
+from labreport.errors import EXIT_USAGE, Problem, SpecError
 from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
+from labreport.listing import ShowError, parse_ranges, shown_lines, source_lines
 
 __all__ = ["ID_PATTERN", "SPEC_NAME", "discover", "resolve_ids"]
 MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
@@ -68,6 +69,22 @@ class QA(_Model):
 
     question: str
     answer: str = ""
+
+
+class ShowLines(_Model):
+    """``show: {lines: "10-40"}``: only these lines of the program are listed."""
+
+    lines: str
+
+
+class ShowRegion(_Model):
+    """``show: {region: NAME}``: only the lines between ``# region NAME`` and ``# endregion``."""
+
+    region: str
+
+
+Show = Literal["all", "none", "appendix"] | ShowLines | ShowRegion
+_SHOW_FIX = 'write all, none, appendix, {lines: "10-40"} or {region: NAME}'
 
 
 class Program(_Model):
@@ -112,10 +129,40 @@ class Program(_Model):
             "e.g. epochs: EPOCHS. A name the program does not define fails its run."
         ),
     )
+    show: Show = Field(
+        "all",
+        description=(
+            "What the record lists of the program (the whole program runs whatever it says): "
+            'all, none, appendix (listed in an appendix at the end), {lines: "1-5, 20-40"} '
+            "or {region: NAME} (the lines between '# region NAME' and '# endregion')."
+        ),
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
     inferences: str | None = None
+
+    @field_validator("show", mode="before")
+    @classmethod
+    def _check_show(cls, value: Any) -> Any:
+        """One clear message for each wrong shape (a union's errors would be three)."""
+        if isinstance(value, str) and value.strip() in ("all", "none", "appendix"):
+            return value.strip()
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, item),) = value.items()
+            if key == "lines" and isinstance(item, str | int):
+                try:
+                    parse_ranges(str(item))
+                except ValueError as exc:
+                    raise PydanticCustomError(
+                        "show", f'lines: {exc}: write ranges such as "1-5, 20-40"'
+                    ) from exc
+                return {"lines": str(item)}
+            if key == "region" and isinstance(item, str) and item.strip():
+                return value
+        raise PydanticCustomError(
+            "show", f"{_shown(value)} is not a way to show a listing: " + _SHOW_FIX
+        )
 
     @field_validator("record", mode="before")
     @classmethod
@@ -766,4 +813,26 @@ def load_experiment(folder: Path, *, display_root: Path | None = None) -> Experi
     spec = parse_spec(text, display, notices)
     source = ExperimentSource(folder.name, folder, spec_path, spec, tuple(notices))
     _check_programs(source, display)
+    _check_shows(source, display)
     return source
+
+
+def _check_shows(source: ExperimentSource, display: Path) -> None:
+    """Each ``show:`` fits its program: its lines exist, its region is marked. Found when the
+    spec is read, so ``validate`` says it as ``build`` does."""
+    problems = []
+    for i, program in enumerate(source.spec.programs):
+        show = program.show
+        if isinstance(show, str):
+            continue
+        text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
+        ranges = show.lines if isinstance(show, ShowLines) else None
+        region = show.region if isinstance(show, ShowRegion) else None
+        try:
+            shown_lines(source_lines(text), ranges, region)
+        except ShowError as exc:
+            what = f"{program.code}: {exc.what}"
+            field = f"programs[{i}].show"
+            problems.append(Problem(str(display), what, field, exc.fix, exit_code=EXIT_USAGE))
+    if problems:
+        raise SpecError(problems=problems)
