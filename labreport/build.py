@@ -469,6 +469,7 @@ class Builder:
         from labreport.render import render_html
 
         context = self.context(source, runs)
+        warnings += context.notices  # e.g. more figure captions than figures
         with self._render_lock:
             failed_checks += [
                 f"{check.claim.striptags()} ({check.expr})"

@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import reprlib
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from labreport import __version__
+from labreport.checks import CheckView, evaluate_checks
 from labreport.errors import RenderError
 from labreport.fingerprint import LIBRARIES, cpu_model, environment_fingerprint, machine_fingerprint
 from labreport.listing import (
@@ -49,9 +48,27 @@ from labreport.themes import ENTRY, ThemeSearchPath
 
 @dataclass(frozen=True)
 class FigureView:
+    """A figure as a theme shows it: ``caption`` is the spec's (``figures:``) where it gives
+    one, else the figure's own title (its suptitle or axes titles), as HTML; ``title`` is
+    that own title, as text (the picture's alternative text)."""
+
     number: int
-    caption: str
+    caption: Markup
     src: str
+    title: str = ""
+
+
+def _extra_captions(
+    source: ExperimentSource, display: object, index: int, captions: int, made: int
+) -> str:
+    """The warning for a program given more captions than it made figures. A warning, not an
+    error: how many figures a run makes can depend on the run (a figure limit reached, a
+    branch not taken), and the record is still right about every figure it shows."""
+    program = source.spec.programs[index]
+    return (
+        f"{display}: programs[{index}].figures: {captions} captions, but {program.code} made "
+        f"{made} figure(s): captions {made + 1} to {captions} caption nothing"
+    )
 
 
 @dataclass(frozen=True)
@@ -111,47 +128,6 @@ class ProgramView:
     @property
     def failed(self) -> bool:
         return not self.run.ok
-
-
-@dataclass(frozen=True)
-class CheckView:
-    """A claim of the record and whether this run bears it out."""
-
-    number: int
-    claim: Markup
-    expr: str
-    passed: bool
-
-
-def evaluate_checks(
-    source: ExperimentSource, prose: ProseRenderer, results: Mapping[str, Any]
-) -> list[CheckView]:
-    """Each check's expression over the recorded values; an expression that cannot be evaluated
-    (a value no program recorded, a typo) or that is not true or false is a build error naming
-    ``checks[i].expr``."""
-    views = []
-    for i, check in enumerate(source.spec.checks):
-        claim = prose.inline(check.claim, f"checks[{i}].claim", results)
-        field = f"checks[{i}].expr"
-        views.append(CheckView(i + 1, claim, check.expr, _truth(prose, check.expr, field, results)))
-    return views
-
-
-_SHORT = reprlib.Repr()  # a value in one line of an error: a recorded string may be long
-_SHORT.maxstring = _SHORT.maxother = 40
-
-
-def _truth(prose: ProseRenderer, expr: str, field: str, results: Mapping[str, Any]) -> bool:
-    """A check's verdict. Only true or false is one: a bare value (``results.name``) would pass
-    for any non-empty string or list and for every number but 0, whatever the run measured."""
-    value = prose.expression(expr, field, results)
-    if isinstance(value, bool):
-        return value
-    raise RenderError(
-        f"the expression gives {_SHORT.repr(value)} (a {type(value).__name__}), not true or false",
-        where=str(prose.spec_path), field=field,
-        fix="compare the value, e.g. results.loss < 0.1 or results.name == 'adam'",
-    )  # fmt: skip
 
 
 # Pygments replaces ``pygments.lexers`` and ``pygments.formatters`` in ``sys.modules`` while
@@ -307,25 +283,35 @@ def _provenance(spec_seeds: list[int], runs: list[RunResult]) -> Provenance:
 
 
 def _program_views(
-    source: ExperimentSource, runs: list[RunResult], prose: ProseRenderer, results: dict[str, Any]
+    source: ExperimentSource,
+    runs: list[RunResult],
+    prose: ProseRenderer,
+    results: dict[str, Any],
+    notices: list[str],
 ) -> list[ProgramView]:
     views = []
     figure_number = 0
     for i, (program, run) in enumerate(zip(source.spec.programs, runs, strict=True)):
         own = {**results, **run.records}
         field = f"programs[{i}]"
-        figures = []
-        for fig in run.figures:
-            figure_number += 1
-            caption = fig.title or f"output of {program.code}"
-            figures.append(FigureView(figure_number, caption, _figure_src(fig.svg)))
         files, images = _file_views(run.files)
-        for image in images:
+        made = [
+            (fig.title or f"output of {program.code}", _figure_src(fig.svg)) for fig in run.figures
+        ] + [
+            (f"{image.name}, written by {program.code}", f"data:{image.mime};base64,{image.data}")
+            for image in images
+        ]
+        captions = [
+            prose.inline(text, f"{field}.figures[{j}]", own)
+            for j, text in enumerate(program.figures)
+        ]
+        if len(captions) > len(made) and run.ok:
+            notices.append(_extra_captions(source, prose.spec_path, i, len(captions), len(made)))
+        figures = []
+        for j, (title, src) in enumerate(made):
             figure_number += 1
-            src = f"data:{image.mime};base64,{image.data}"
-            figures.append(
-                FigureView(figure_number, f"{image.name}, written by {program.code}", src)
-            )
+            caption = captions[j] if j < len(captions) else Markup(escape(title))
+            figures.append(FigureView(figure_number, caption, src, title))
         code_text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
         listing = program_listing(code_text, program.show)
         views.append(
@@ -386,6 +372,8 @@ class RecordContext:
     pygments_css: Markup
     provenance: Provenance
     generator: str
+    notices: tuple[str, ...] = ()
+    check_expressions: str = "hidden"
 
     def variables(self) -> dict[str, Any]:
         """The template variables (a shallow mapping: views stay views)."""
@@ -399,7 +387,8 @@ def build_context(
     spec = source.spec
     prose = ProseRenderer(display, spec.model_dump(), source.folder)  # type: ignore[arg-type]
     results = merged_results(runs)
-    programs = _program_views(source, runs, prose, results)
+    notices: list[str] = []
+    programs = _program_views(source, runs, prose, results, notices)
     rubric_totals = [r.total_marks for r in spec.rubric if r.total_marks is not None]
     obtained = [r.marks_obtained for r in spec.rubric if r.marks_obtained is not None]
     return RecordContext(
@@ -446,6 +435,7 @@ def build_context(
         pygments_css=Markup(_highlighter()[2]),
         provenance=_provenance([p.seed for p in spec.programs], runs),
         generator=f"labreport {__version__}",
+        notices=tuple(notices),
     )
 
 
@@ -458,7 +448,8 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
         context = _with_listing_options(context, options)
     try:
         template = env.get_template(name)
-        return template.render(context.variables())
+        shown = replace(context, check_expressions=search_path.check_expressions(theme))
+        return template.render(shown.variables())
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name or name
         raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc

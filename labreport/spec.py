@@ -137,6 +137,13 @@ class Program(_Model):
             "or {region: NAME} (the lines between '# region NAME' and '# endregion')."
         ),
     )
+    figures: StrList = Field(
+        [],
+        description=(
+            "Captions of the program's figures, in the order it makes them (prose with {{ }}); "
+            "a figure without one is captioned with its own title."
+        ),
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
@@ -223,6 +230,14 @@ class Check(_Model):
         description=(
             "A Jinja expression over recorded values, e.g. results.lstm_mse < results.rnn_mse"
         )
+    )
+    shows: str | None = Field(
+        None,
+        description=(
+            "What the record shows as the measured evidence, in place of the values the "
+            "expression reads (prose with {{ }}), e.g. {{ results.initial_loss }} → "
+            "{{ results.final_loss }}"
+        ),
     )
 
 
@@ -338,8 +353,12 @@ def prose_fields(spec: Experiment) -> Iterator[tuple[str, str]]:
             text = getattr(program, name)
             if text:
                 yield f"programs[{i}].{name}", text
+        for j, caption in enumerate(program.figures):
+            yield f"programs[{i}].figures[{j}]", caption
     for i, check in enumerate(spec.checks):
         yield f"checks[{i}].claim", check.claim
+        if check.shows:
+            yield f"checks[{i}].shows", check.shows
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,27 @@ class ThemeSearchPath:
                 fix='write shows = ["theory", "result", ...], the spec fields the theme shows',
             ) from exc  # fmt: skip
 
+    def check_expressions(self, theme: str) -> str:
+        """Where ``theme`` prints each check's expression (``check_expressions`` in its first
+        ``theme.toml``): "hidden" (the default: on hover in HTML only) or "appendix"."""
+        try:
+            path = self.find_file(f"{theme}/{THEME_INFO}")
+        except RenderError:
+            return "hidden"
+        try:
+            value = tomllib.loads(path.read_text(encoding="utf-8")).get(
+                "check_expressions", "hidden"
+            )
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RenderError(f"cannot read it ({exc})", where=str(path)) from exc
+        if value not in ("hidden", "appendix"):
+            raise RenderError(
+                f"expected 'hidden' or 'appendix', got {value!r}", where=str(path),
+                field="check_expressions",
+                fix='write check_expressions = "appendix" to print the expressions at the end',
+            )  # fmt: skip
+        return str(value)
+
     def environment(self) -> jinja2.Environment:
         import jinja2  # not at the top: a no-op build needs the folders, not the templates
 

@@ -136,6 +136,6 @@ def test_theory_states_rnn_and_lstm_equations_and_every_check_passes(soup: Beaut
     formulas = [img["alt"] for img in soup.select("section.theory img.math-display")]
     assert formulas[0].startswith("h_t = \\tanh(W_{ih} x_t")
     assert "c_t = f_t \\odot c_{t-1} + i_t \\odot \\tilde{c}_t" in formulas
-    checks = soup.select("section.checks li.check")
+    checks = soup.select("section.checks tr.check")
     assert len(checks) == 4
     assert [li["class"] for li in checks] == [["check", "passed"]] * 4

@@ -162,5 +162,5 @@ def test_theory_states_the_equations_and_the_checks_pass(soup: BeautifulSoup) ->
     formulas = [img["alt"] for img in soup.select("section.theory img.math-display")]
     assert formulas[0] == "h_t = \\tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h)"
     assert len(formulas) == 3
-    checks = soup.select("section.result li.check")
+    checks = soup.select("section.result tr.check")
     assert len(checks) == 2 and all("passed" in li["class"] for li in checks)

@@ -30,11 +30,11 @@ from markupsafe import Markup
 
 from labreport.cache import RunCache
 from labreport.capture import read_records as _read_records
+from labreport.checks import evaluate_checks
 from labreport.errors import RenderError
 from labreport.formulas import FormulaError, render_formula
 from labreport.prose import ProseRenderer
 from labreport.protocol import RECORDS_FILE
-from labreport.render import evaluate_checks
 from labreport.results import CapturedFigure, CapturedFile, RunResult
 
 from conftest import REPO, copy_project, json_paths, mutated
@@ -102,7 +102,7 @@ _expressions = st.recursive(_atoms, _combine, max_leaves=6) | st.sampled_from(
 
 def _check_source(expr: str) -> Any:
     """What evaluate_checks reads of an ExperimentSource: the spec's checks."""
-    check = SimpleNamespace(claim="The claim about {{ results.x }}.", expr=expr)
+    check = SimpleNamespace(claim="The claim about {{ results.x }}.", expr=expr, shows=None)
     return SimpleNamespace(spec=SimpleNamespace(checks=[check]))
 
 

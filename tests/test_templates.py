@@ -155,7 +155,7 @@ def test_init_then_build_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     code, output = invoke("build", "--all")
     assert code == 0, output
     soup = BeautifulSoup((tmp_path / "lab/build/example.html").read_text(), "html.parser")
-    assert [li.get("class") for li in soup.select("li.check")] == [["check", "passed"]]
+    assert [tr.get("class") for tr in soup.select("tr.check")] == [["check", "passed"]]
     assert soup.select("img.math-display"), "the theory's formula is drawn"
     code, output = invoke("init", ".")
     assert code == 2 and "is a project already" in output

@@ -48,7 +48,7 @@ def assert_complete(built: Path, exp: str) -> None:
     assert len(spec.prelab) >= 4 or spec.theme == "classic"
     assert len(spec.viva) >= 4 or spec.theme == "classic"
     assert spec.checks, "outcomes are backed by checks"
-    marks = [li["class"] for li in soup.select("li.check")]
+    marks = [tr["class"] for tr in soup.select("tr.check")]
     assert marks == [["check", "passed"]] * len(spec.checks)
     assert soup.select("img.math-display"), "the theory states the cell equations"
     for program in spec.programs:
@@ -61,7 +61,7 @@ def assert_complete(built: Path, exp: str) -> None:
 def test_numpy_lstm_gradients_agree(built: Path) -> None:
     soup = BeautifulSoup((built / "build/exp12.html").read_text(), "html.parser")
     text = soup.get_text(" ", strip=True)
-    checks = {li.get_text(" ", strip=True) for li in soup.select("li.check.passed")}
+    checks = {li.get_text(" ", strip=True) for li in soup.select("tr.check.passed")}
     assert any("results.grad_check_max_rel_error < 1e-6" in c for c in checks)
     assert any("results.max_abs_diff_forward < 1e-12" in c for c in checks)
     assert "torch.nn.LSTM" in text
