@@ -33,13 +33,15 @@ that takes minutes to lay out in the PDF. The program's own savefig is left as i
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import itertools
 import json
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,6 +51,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.collections import Collection, QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -67,6 +70,31 @@ from labreport.protocol import (
 NON_INTERACTIVE = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
 # savefig formats that are raw pixel buffers: an animation writer grabbing its frames.
 _FRAME_FORMATS = frozenset({"rgba", "raw"})
+
+# The built-in themes show a figure at most the text width of their A4 page (210 mm less two
+# 20 mm margins) and 110 mm high (templates/common/base.css). A larger figure would be shrunk
+# there, its 10 pt tick labels printed at 5 pt; so it is drawn at that size when captured
+# (:func:`_shown_size`), its text at the size the program set.
+SHOWN_WIDTH_IN = 170 / 25.4
+SHOWN_HEIGHT_IN = 110 / 25.4
+
+#: The style programs start with (set when matplotlib is first hooked, before the program's own
+#: code runs, so a program that sets rcParams or uses a style sheet itself wins). Sizes are in
+#: points and absolute, so no text of a figure shown at full size prints below 8 pt (a relative
+#: size such as "small" scales with font.size); the legend is placed where it hides least data
+#: ("best"), and what it still covers shows through its frame.
+STYLE: dict[str, Any] = {
+    "font.size": 10.0,
+    "axes.titlesize": 11.0,
+    "axes.labelsize": 10.0,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
+    "legend.fontsize": 9.0,
+    "legend.title_fontsize": 9.0,
+    "figure.titlesize": 12.0,
+    "legend.loc": "best",
+    "legend.framealpha": 0.6,
+}
 
 _sequence = itertools.count(1)
 _captured: set[int] = set()
@@ -197,8 +225,48 @@ def _heavy_artists(figure: Figure) -> list[Artist]:
     return heavy
 
 
+@contextlib.contextmanager
+def _shown_size(figure: Figure) -> Iterator[None]:
+    """The figure resized, for this drawing only, to the largest size a record shows it at
+    (``SHOWN_WIDTH_IN`` × ``SHOWN_HEIGHT_IN``, same aspect), so that its text prints at the
+    size the program set instead of shrunk with the picture. A figure whose layout the program
+    made tight is laid out tight again at that size (its margins were computed for the larger
+    one); any other keeps its margins' width in inches; a layout engine (``constrained``) lays
+    it out itself when it is drawn. Afterwards the figure is as it was: size, margins and all."""
+    width, height = figure.get_size_inches()
+    scale = min(1.0, SHOWN_WIDTH_IN / width, SHOWN_HEIGHT_IN / height)
+    if scale > 0.98:  # a figure that fits is left alone (matplotlib's default, 6.4 × 4.8 in, is
+        # 0.47 in too tall: drawn at 5.8 × 4.3 in)
+        yield
+        return
+    pars = figure.subplotpars
+    margins = {k: getattr(pars, k) for k in ("left", "right", "bottom", "top", "wspace", "hspace")}
+    # After a one-off tight_layout() the engine is a placeholder that lays out nothing; an
+    # engine for good (constrained) lays the figure out itself as it is drawn.
+    engine = figure.get_layout_engine()
+    ours = engine is None or isinstance(engine, PlaceHolderLayoutEngine)
+    tight = getattr(figure, "_labreport_tight", None)
+    figure.set_size_inches(width * scale, height * scale, forward=False)
+    try:
+        if ours and tight is not None:
+            with warnings.catch_warnings():  # a warning here would land in the record's output
+                warnings.simplefilter("ignore")
+                _originals["tight_layout"](figure, **tight)
+        elif ours:  # the margins keep their width in inches: the text in them keeps its size
+            left, right = margins["left"] / scale, 1 - (1 - margins["right"]) / scale
+            bottom, top = margins["bottom"] / scale, 1 - (1 - margins["top"]) / scale
+            if left < right and bottom < top:
+                figure.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+        yield
+    finally:
+        figure.set_size_inches(width, height, forward=False)
+        if ours:
+            figure.subplots_adjust(**margins)
+
+
 def _svg(figure: Figure) -> bytes:
-    """The figure as SVG, its heavy artists as a picture (only for this drawing)."""
+    """The figure as SVG at the size a record shows it, its heavy artists as a picture (only
+    for this drawing)."""
     heavy = _heavy_artists(figure)
     buffer = io.BytesIO()
     try:
@@ -206,7 +274,7 @@ def _svg(figure: Figure) -> bytes:
             artist.set_rasterized(True)
         # matplotlib's own SVG writer whatever the canvas (cairo's would differ), and fixed ids
         # (the salt) and no date, so the same figure is the same bytes on every run.
-        with matplotlib.rc_context({"svg.hashsalt": "labreport"}):
+        with matplotlib.rc_context({"svg.hashsalt": "labreport"}), _shown_size(figure):
             _originals["savefig"](
                 figure, buffer, format="svg", backend="svg", metadata={"Date": None}
             )
@@ -220,8 +288,9 @@ def _picture_svg(figure: Figure) -> bytes:
     """The whole figure as one PNG inside an SVG of its size: for a figure whose SVG is over
     ``FIGURE_MAX_BYTES`` even with its heavy artists as pictures (many texts, say)."""
     buffer = io.BytesIO()
-    _originals["savefig"](figure, buffer, format="png", backend="agg")
-    width, height = (72 * size for size in figure.get_size_inches())
+    with _shown_size(figure):
+        _originals["savefig"](figure, buffer, format="png", backend="agg")
+        width, height = (72 * size for size in figure.get_size_inches())
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (
         '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
@@ -288,9 +357,26 @@ def install() -> None:
         install_pyplot(pyplot)
 
 
+def _apply_style() -> None:
+    """Set :data:`STYLE`, but not over a setting the program changed already (it may set
+    rcParams after ``import matplotlib`` and before pyplot, which is when this runs)."""
+    params: Any = matplotlib.rcParams
+    defaults: Any = matplotlib.rcParamsDefault
+    for key, value in STYLE.items():
+        if params[key] == defaults[key]:
+            params[key] = value
+
+
 def _install_figure() -> None:
     init, savefig, show_figure = Figure.__init__, Figure.savefig, Figure.show
-    _originals.update(init=init, savefig=savefig, show=show_figure)
+    tight_layout = Figure.tight_layout
+    _originals.update(init=init, savefig=savefig, show=show_figure, tight_layout=tight_layout)
+    _apply_style()
+
+    def tight(self: Figure, *args: Any, **kwargs: Any) -> None:
+        tight_layout(self, *args, **kwargs)
+        if not args:  # remembered, to lay it out again at the size it is shown at
+            self._labreport_tight = kwargs  # type: ignore[attr-defined]
 
     def __init__(self: Figure, *args: Any, **kwargs: Any) -> None:  # noqa: N807
         init(self, *args, **kwargs)
@@ -325,6 +411,7 @@ def _install_figure() -> None:
     _replace(Figure, "__init__", __init__)
     _replace(Figure, "savefig", savefig_and_capture)
     _replace(Figure, "show", show_window)
+    _replace(Figure, "tight_layout", tight)
 
 
 def _replace(owner: Any, name: str, function: Callable[..., Any]) -> None:
