@@ -36,6 +36,7 @@ from labreport.embed import EmbedError, embed_link, embed_picture
 from labreport.errors import RenderError
 from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
 from labreport.longlines import cut_long_lines
+from labreport.units import keep_units
 
 _T = TypeVar("_T")
 
@@ -365,7 +366,8 @@ class ProseRenderer:
         try:
             tokens = _markdown.parseInline(text, env) if inline else _markdown.parse(text, env)
             self.formulas.charge(_formulas(tokens))
-            return Markup(_breakable(_markdown.renderer.render(tokens, _markdown.options, env)))
+            html = _markdown.renderer.render(tokens, _markdown.options, env)
+            return Markup(keep_units(_breakable(html)))
         except TooManyFormulas as exc:
             where = str(self.spec_path)
             raise RenderError(exc.what, where=where, field=field, fix=exc.fix) from exc
