@@ -1,13 +1,21 @@
-"""LaTeX formulas in the prose → inline SVG images, drawn by matplotlib's mathtext.
+"""LaTeX formulas in the prose → inline SVG images, typeset by ziamath.
 
-Why mathtext: no TeX install and no JavaScript, and the same SVG is shown by browsers and by
-WeasyPrint, so a formula looks identical in the HTML and the PDF. Glyphs are drawn as paths
-(nothing depends on the reader's fonts) in DejaVu Sans, the records' body font. matplotlib is
-imported only when a record has a formula that is not in the formula cache: drawing costs
-~0.1 s a formula plus ~0.7 s to import matplotlib, so a rebuild takes every drawing it has seen
-before from ``.labreport/cache/formulas`` (one small JSON file per formula, named by a hash of the
-TeX, the drawing settings and matplotlib's version) and the parent process never imports
-matplotlib at all.
+Why ziamath: pure Python (it reads the TeX with latex2mathml and lays the MathML out with the
+OpenType MATH table of the STIX Two Math font it ships), so no TeX install, no JavaScript and no
+network. It typesets what a course's theory needs and matplotlib's mathtext could not: matrices
+(``bmatrix``, ``pmatrix``), ``aligned`` blocks aligned on ``&``, ``cases``,
+``\\underbrace``/``\\overbrace``, and big operators with their limits above and below in
+display style but beside them in text style, so an inline ``$\\sum_t$`` does not open a gap
+between lines. Glyphs are drawn as paths (nothing depends on the reader's fonts), so browsers
+and WeasyPrint show the same SVG and a formula looks identical in the HTML and the PDF.
+
+A ``$...$`` formula is typeset in text style, a ``$$...$$`` one in display style; the image is
+sized in em and its baseline set on the text's, so it follows the body's font size. A command
+ziamath does not know is an error naming the field (latex2mathml would pass ``\\foo`` through
+and it would be drawn as the letters "\\foo"). ziamath is imported only when a record has a
+formula that is not in the formula cache: a rebuild takes every drawing it has seen before from
+``.labreport/formulas`` (one small JSON file per formula, named by a hash of the TeX, the
+style, the drawing settings and the typesetters' versions).
 """
 
 from __future__ import annotations
@@ -18,10 +26,11 @@ import contextvars
 import functools
 import hashlib
 import html
-import io
 import json
 import re
 import threading
+import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,30 +39,42 @@ from labreport.errors import OutputError
 from labreport.fingerprint import installed_version
 from labreport.output import write_atomic
 
-#: Font size the formula is drawn at; the image is then sized in em, so it follows the text.
-FONT_PT = 10.0
-_MEASURE_DPI = 720.0
+#: Units of the SVG to one em: the image is sized in em, so it follows the text's font size.
+EM_UNITS = 24.0
+#: STIX Two's lower case is smaller than DejaVu Sans's (the body's): a formula is drawn this
+#: much larger than the text's em, so that its x and the text's x are about the same height.
+MATH_SCALE = 1.1
+_MARGIN = 0.5  # units of blank around the ink, so antialiasing is not cut off
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_lock = threading.Lock()  # mathtext's parser and font caches are not thread-safe
-# Bump when the drawing changes (settings below, the SVG post-processing): old entries then miss.
-_DRAWING_VERSION = 1
+_lock = threading.Lock()  # ziamath's configuration and font caches are global, not thread-safe
+# Bump when the drawing changes (settings above, the checks, the SVG): old entries then miss.
+_DRAWING_VERSION = 2
 # Where drawn formulas are kept while a build renders; unset (None) means memory only.
 _cache_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "labreport_formula_cache", default=None
 )
+#: What to do about a formula that cannot be typeset.
+TYPESET_FIX = (
+    "write it in the LaTeX that labreport typesets (docs/formulas.md lists it), or as text"
+)
 
 
 class FormulaError(ValueError):
-    """A formula mathtext cannot parse; the message is one line, for the field's error."""
+    """A formula that cannot be typeset: ``what`` is one line, ``fix`` says what to do."""
+
+    def __init__(self, what: str, fix: str | None = None) -> None:
+        super().__init__(f"{what} ({fix})" if fix else what)
+        self.what, self.fix = what, fix
 
 
 # A record draws at most this many formulas, of at most this many characters of TeX in all.
-# Measured on the course's 2-core machines: drawing costs 10 to 55 ms a formula (idle to busy)
-# plus ~0.3 ms a character of TeX, on a first build (the formula cache keeps them), and each is
-# a picture of ~4 KB plus ~55 bytes a character, carried each time it occurs. 2,000 distinct
-# short formulas took 109 s and made 8.7 MB of HTML; ~1 MiB of them would take hours. The
-# course's richest record (exp12) has 127 formulas of 2,304 characters: these limits leave it
-# four times as many, and keep a first build's drawing under half a minute.
+# Measured on the course's 2-core machines with matplotlib's mathtext: drawing cost 10 to 55 ms
+# a formula (idle to busy) plus ~0.3 ms a character of TeX, on a first build (the formula cache
+# keeps them), and each is a picture of ~4 KB plus ~55 bytes a character, carried each time it
+# occurs. 2,000 distinct short formulas took 109 s and made 8.7 MB of HTML; ~1 MiB of them
+# would take hours. ziamath draws in 2 to 30 ms, pictures of the same size. The course's
+# richest record (exp12) has 127 formulas of 2,304 characters: these limits leave it four
+# times as many, and keep a first build's drawing under half a minute.
 MAX_FORMULAS = 500
 MAX_FORMULA_CHARS = 20_000
 _FEWER = "write simple symbols as text, or split the experiment in two"
@@ -61,10 +82,6 @@ _FEWER = "write simple symbols as text, or split the experiment in two"
 
 class TooManyFormulas(FormulaError):
     """A record over :data:`MAX_FORMULAS` or :data:`MAX_FORMULA_CHARS`; ``what`` and ``fix``."""
-
-    def __init__(self, what: str, fix: str) -> None:
-        super().__init__(f"{what} ({fix})")
-        self.what, self.fix = what, fix
 
 
 @dataclass
@@ -98,7 +115,7 @@ class Formula:
     svg: bytes
     width_em: float
     height_em: float
-    depth_em: float
+    depth_em: float  # how far the image reaches below the baseline
 
     def img(self, display: bool, tex: str) -> str:
         """An ``<img>`` whose baseline sits on the text's baseline; its alt text is the TeX."""
@@ -123,14 +140,15 @@ def cached_in(folder: Path) -> Iterator[None]:
         _cache_dir.reset(token)
 
 
-def render_formula(tex: str) -> Formula:
-    """``tex`` (the text between the dollars) drawn, from the formula cache when it was drawn
-    before; raise FormulaError if it is malformed (malformed ones are never cached)."""
+def render_formula(tex: str, display: bool = False) -> Formula:
+    """``tex`` (the text between the dollars) drawn in display style (``$$``) or text style
+    (``$``), from the formula cache when it was drawn before; raise FormulaError if it cannot
+    be typeset (those are never cached)."""
     tex = _LONE_SURROGATE.sub("\ufffd", tex)  # as prose shows a value UTF-8 cannot encode
     folder = _cache_dir.get()
     if folder is None:
-        return _draw(tex)
-    path = folder / f"{_key(tex)}.json"
+        return _draw(tex, display)
+    path = folder / f"{_key(tex, display)}.json"
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
         return Formula(
@@ -139,19 +157,20 @@ def render_formula(tex: str) -> Formula:
         )  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # not drawn yet, or unreadable: draw it (again)
-    formula = _draw(tex)
+    formula = _draw(tex, display)
     entry = {
-        "tex": tex, "svg": formula.svg.decode("utf-8"), "width_em": formula.width_em,
-        "height_em": formula.height_em, "depth_em": formula.depth_em,
+        "tex": tex, "display": display, "svg": formula.svg.decode("utf-8"),
+        "width_em": formula.width_em, "height_em": formula.height_em,
+        "depth_em": formula.depth_em,
     }  # fmt: skip
     with contextlib.suppress(OutputError):  # a cache is a shortcut: drawn, only not kept
         write_atomic(path, json.dumps(entry).encode("utf-8"))
     return formula
 
 
-# Braces nested deeper than this are refused before mathtext sees them. mathtext recurses per
-# level and runs out of stack somewhere past 20, but where exactly depends on how deep the
-# caller's stack already is: a fixed limit makes the same formula an error on every machine.
+# Braces nested deeper than this are refused before the typesetter sees them. latex2mathml and
+# ziamath recurse per level, and where they run out of stack depends on how deep the caller's
+# stack already is: a fixed limit makes the same formula an error on every machine.
 MAX_FORMULA_DEPTH = 12
 
 
@@ -164,58 +183,117 @@ def _depth(tex: str) -> int:
     return deepest
 
 
-def _too_deep(tex: str) -> str:
-    """The error of a formula nested deeper than mathtext (or :data:`MAX_FORMULA_DEPTH`) allows."""
+def _shown(tex: str) -> str:
     shown = tex.strip()
-    shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
-    return (
-        f"cannot typeset ${shown}$: nested too deeply for matplotlib's mathtext (at most "
-        f"{MAX_FORMULA_DEPTH} levels of braces)"
+    return f"${shown}$" if len(shown) <= 60 else f"${shown[:57]}...$"
+
+
+def _too_deep(tex: str) -> FormulaError:
+    """The error of a formula nested deeper than :data:`MAX_FORMULA_DEPTH` allows."""
+    return FormulaError(
+        f"cannot typeset {_shown(tex)}: nested too deeply (at most {MAX_FORMULA_DEPTH} levels "
+        "of braces)",
+        "split it into smaller formulas",
     )
 
 
-def _key(tex: str) -> str:
-    material = [tex.strip(), FONT_PT, _DRAWING_VERSION, installed_version("matplotlib")]
+def _key(tex: str, display: bool) -> str:
+    versions = [installed_version(name) for name in ("ziamath", "ziafont", "latex2mathml")]
+    material = [tex.strip(), display, EM_UNITS, MATH_SCALE, _DRAWING_VERSION, versions]
     return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
 
 
-@functools.lru_cache(maxsize=1024)
-def _draw(tex: str) -> Formula:
-    if not tex.strip():
-        raise FormulaError("empty formula")
-    if _depth(tex) > MAX_FORMULA_DEPTH:
-        raise FormulaError(_too_deep(tex))
-    import matplotlib
-    from matplotlib import mathtext
-    from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
+# Commands ziamath reads but labreport refuses: \tag numbers an equation in a box 6.5 inches
+# wide, and \newcommand/\def would make one formula's meaning depend on another's.
+_REFUSED = re.compile(r"\\(tag|label|newcommand|renewcommand|def)(?![A-Za-z])")
+# latex2mathml passes a command it does not know through as the text of a token: <mi>\foo</mi>.
+_COMMAND = re.compile(r"\\[A-Za-z]+")
 
-    source = f"${tex.strip()}$"
-    prop = FontProperties(size=FONT_PT)
-    style = {
-        "svg.hashsalt": "labreport",
-        "svg.fonttype": "path",
-        "mathtext.fontset": "dejavusans",
-        "svg.image_inline": True,
-    }
-    with _lock, matplotlib.rc_context(style):  # type: ignore[arg-type]  # literal keys
+
+def _unknown_command(mathml: str) -> str | None:
+    """The first command latex2mathml did not know in ``mathml``, or None."""
+    for element in ET.fromstring(mathml).iter():
+        found = _COMMAND.search(element.text or "")
+        if found:
+            return found.group()
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """latex2mathml's exceptions say what is wrong in their name (``MissingEndError``), and
+    its assertions say nothing at all."""
+    message = " ".join(str(exc).split())
+    name = type(exc).__name__
+    if type(exc).__module__.startswith("latex2mathml") and name.endswith("Error"):
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", name[: -len("Error")]).lower()
+        return f"{words}: {message}" if message else words
+    if message and not isinstance(exc, (AssertionError, LookupError)):
+        return message
+    return "malformed (a brace, an argument or an \\end missing?)"
+
+
+@functools.lru_cache(maxsize=1024)
+def _draw(tex: str, display: bool) -> Formula:
+    source = tex.strip()
+    if not source:
+        raise FormulaError("empty formula")
+    if _depth(source) > MAX_FORMULA_DEPTH:
+        raise _too_deep(tex)
+    refused = _REFUSED.search(source)
+    if refused:
+        what = f"cannot typeset {_shown(tex)}: {refused.group()} is not supported"
+        raise FormulaError(what, "remove it; number an equation in the text beside it")
+    # ziamath and ziafont open their fonts with importlib.resources.path, deprecated: a
+    # DeprecationWarning on import, and where a font is first loaded.
+    with _lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            parsed = mathtext.MathTextParser("path").parse(source, dpi=_MEASURE_DPI, prop=prop)
-        except ValueError as exc:
-            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-            raise FormulaError(f"cannot typeset ${tex.strip()}$: {detail}") from exc
-        except RecursionError as exc:  # mathtext's parser recurses per level of braces
-            raise FormulaError(_too_deep(tex)) from exc
-        scale = 72.0 / _MEASURE_DPI  # measured pixels → points
-        width, height, depth = (parsed.width * scale, parsed.height * scale, parsed.depth * scale)
-        figure = Figure(figsize=(max(width, 0.5) / 72.0, max(height, 0.5) / 72.0))
-        figure.text(0.0, depth / height if height else 0.0, source, fontproperties=prop)
-        buffer = io.BytesIO()
-        try:
-            figure.savefig(
-                buffer, dpi=72, format="svg", transparent=True,
-                metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-            )  # fmt: skip
-        except RecursionError as exc:  # the drawing recurses per level too
-            raise FormulaError(_too_deep(tex)) from exc
-    return Formula(buffer.getvalue(), width / FONT_PT, height / FONT_PT, depth / FONT_PT)
+            mathml = _mathml(source, display)
+            unknown = _unknown_command(mathml)
+            if unknown is not None:
+                what = f"cannot typeset {_shown(tex)}: unknown command {unknown}"
+                raise FormulaError(what, TYPESET_FIX)
+            svg = _typeset(mathml)
+        except FormulaError:
+            raise
+        except RecursionError as exc:  # a cap on braces alone does not bound every recursion
+            raise _too_deep(tex) from exc
+        except Exception as exc:  # noqa: BLE001
+            # latex2mathml raises bare Exception subclasses, AssertionError and IndexError on
+            # malformed TeX, and ziamath what its layout trips on: the spec's mistake, whatever
+            # its kind, is an error of the field, never a crash of the build.
+            what = f"cannot typeset {_shown(tex)}: {_reason(exc)}"
+            raise FormulaError(what, TYPESET_FIX) from exc
+    return _measured(svg)
+
+
+# ziamath puts 0.3 em between the columns of a matrix or of cases; TeX puts about 1 em
+# (2 \\arraycolsep, a \\quad). An aligned block's own spacing (tex2mml sets it) is left alone.
+_TABLE = re.compile(r"<mtable(?![^>]*columnspacing)")
+
+
+def _mathml(source: str, display: bool) -> str:
+    """``source`` as MathML: display style (limits above and below) or text style."""
+    from ziamath.tex import tex2mml
+
+    return _TABLE.sub('<mtable columnspacing="1em"', tex2mml(source, inline=not display))
+
+
+def _typeset(mathml: str) -> ET.Element:
+    """The MathML laid out as an SVG of paths (SVG 1.1: no <symbol>/<use>), baseline at y=0."""
+    from ziamath.config import config
+    from ziamath.zmath import Math
+
+    config.svg2 = False  # every glyph a <path> where it stands
+    config.precision = 3
+    config.numbering.autonumber = False
+    return Math(mathml, size=EM_UNITS * MATH_SCALE, margin=_MARGIN).svgxml()
+
+
+def _measured(svg: ET.Element) -> Formula:
+    """The SVG's bytes and its box in em. ziamath's viewBox is the ink's box (plus the margin)
+    with the baseline at y = 0."""
+    _, top, width, height = (float(v) for v in svg.attrib["viewBox"].split())
+    depth = top + height  # the part of the box below the baseline (< 0: all of it above)
+    data = ET.tostring(svg, encoding="utf-8", xml_declaration=False)
+    return Formula(data, width / EM_UNITS, height / EM_UNITS, depth / EM_UNITS)

@@ -34,7 +34,7 @@ from labreport import bounded
 from labreport.bounded import BoundedSandbox, Budget, TooCostly, spending
 from labreport.embed import EmbedError, embed_link, embed_picture
 from labreport.errors import RenderError
-from labreport.formulas import FormulaBudget, FormulaError, TooManyFormulas, render_formula
+from labreport.formulas import FormulaBudget, FormulaError, render_formula
 from labreport.longlines import cut_long_lines
 from labreport.units import keep_units
 
@@ -64,7 +64,8 @@ class _Undefined(jinja2.StrictUndefined):
 
 
 def _formula_html(tex: str, options: Mapping[str, Any]) -> str:
-    return render_formula(tex).img(bool(options.get("display_mode")), tex)
+    display = bool(options.get("display_mode"))  # $$...$$: display style, $...$: text style
+    return render_formula(tex, display).img(display, tex)
 
 
 # Pandoc's rules for `$`: no space just inside the dollars and no digit after the closing one,
@@ -368,11 +369,9 @@ class ProseRenderer:
             self.formulas.charge(_formulas(tokens))
             html = _markdown.renderer.render(tokens, _markdown.options, env)
             return Markup(keep_units(_breakable(html)))
-        except TooManyFormulas as exc:
+        except FormulaError as exc:  # too many, or one that cannot be typeset
             where = str(self.spec_path)
             raise RenderError(exc.what, where=where, field=field, fix=exc.fix) from exc
-        except FormulaError as exc:
-            raise RenderError(f"{self.spec_path}: {field}: {exc}") from exc
         except RecursionError as exc:
             where = str(self.spec_path)
             raise RenderError(TOO_DEEP, where=where, field=field, fix=TOO_DEEP_FIX) from exc

@@ -211,7 +211,7 @@ def test_formulas_past_the_records_limit_are_an_error_of_the_field_that_crosses_
 def test_too_many_characters_of_formulas_are_refused_before_any_is_drawn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def never(tex: str) -> formulas.Formula:
+    def never(tex: str, display: bool) -> formulas.Formula:
         raise AssertionError("drawn")
 
     monkeypatch.setattr(formulas, "_draw", never)

@@ -180,7 +180,7 @@ def test_drawn_formulas_are_kept_and_reused_across_builds(
     # The next build draws only the damaged one, though the in-memory cache is empty.
     drawn: list[str] = []
     real = formulas._draw.__wrapped__
-    monkeypatch.setattr(formulas, "_draw", lambda tex: drawn.append(tex) or real(tex))
+    monkeypatch.setattr(formulas, "_draw", lambda tex, d: drawn.append(tex) or real(tex, d))
     spec.write_text(spec.read_text().replace("has slope", "has the slope"))
     assert build("alpha", "--format", "html").exit_code == 0
     assert len(drawn) == 1

@@ -216,7 +216,7 @@ def test_a_formula_nested_forty_deep_is_an_error_of_its_field() -> None:
         _prose().block(f"The ratio {_formula(40)}.", "theory", {})
     _one_line_error(caught.value)
     assert "theory: cannot typeset" in caught.value.format_message()
-    assert "nested too deeply for matplotlib's mathtext" in caught.value.format_message()
+    assert "nested too deeply (at most 12 levels of braces)" in caught.value.format_message()
     assert "<img" in _prose().block(f"Still drawn: {_formula(3)}", "theory", {})
 
 
