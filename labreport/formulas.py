@@ -118,13 +118,14 @@ class Formula:
     depth_em: float  # how far the image reaches below the baseline
 
     def img(self, display: bool, tex: str) -> str:
-        """An ``<img>`` whose baseline sits on the text's baseline; its alt text is the TeX."""
+        """An ``<img>`` whose alt text is the TeX. Inline, its baseline sits on the text's;
+        displayed, only its width is set, so that the theme's ``max-width`` can shrink a
+        formula wider than the page (its height follows the SVG's proportions)."""
         data = base64.b64encode(self.svg).decode("ascii")
         css = "math-display" if display else "math-inline"
-        style = (
-            f"width:{self.width_em:.3f}em;height:{self.height_em:.3f}em;"
-            f"vertical-align:{-self.depth_em:.3f}em"
-        )
+        style = f"width:{self.width_em:.3f}em"
+        if not display:
+            style += f";height:{self.height_em:.3f}em;vertical-align:{-self.depth_em:.3f}em"
         alt = html.escape(tex.strip())
         src = f"data:image/svg+xml;base64,{data}"
         return f'<img class="{css}" style="{style}" alt="{alt}" src="{src}">'
@@ -272,11 +273,30 @@ def _draw(tex: str, display: bool) -> Formula:
 _TABLE = re.compile(r"<mtable(?![^>]*columnspacing)")
 
 
+_SIGNS = frozenset("\u2212+\u00b1\u2213")  # − + ± ∓
+_CLOSING = frozenset(")]}|\u2016\u27e9\u230b\u2309!\u2032")  # what a binary sign may follow
+
+
 def _mathml(source: str, display: bool) -> str:
     """``source`` as MathML: display style (limits above and below) or text style."""
     from ziamath.tex import tex2mml
 
-    return _TABLE.sub('<mtable columnspacing="1em"', tex2mml(source, inline=not display))
+    root = ET.fromstring(_TABLE.sub('<mtable columnspacing="1em"', tex2mml(source, not display)))
+    # ziamath takes a sign between two things for a binary one (L = − ∑ ...): one right after
+    # an operator (=, a comma, an opening bracket) is a unary sign, spaced like one.
+    for parent in root.iter():
+        for before, sign in zip(parent, parent[1:], strict=False):
+            if (
+                _local(sign.tag) == "mo" and (sign.text or "").strip() in _SIGNS
+                and _local(before.tag) == "mo" and (before.text or "").strip() not in _CLOSING
+                and "form" not in sign.attrib
+            ):  # fmt: skip
+                sign.set("form", "prefix")
+    return ET.tostring(root, encoding="unicode")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 def _typeset(mathml: str) -> ET.Element:

@@ -102,7 +102,8 @@ def test_each_formula_is_an_svg_of_paths(name: str, display: bool) -> None:
     assert 0 < formula.depth_em < formula.height_em  # the baseline runs through the drawing
     img = formula.img(display, GALLERY[name])
     assert img.startswith(f'<img class="math-{"display" if display else "inline"}"')
-    assert f"vertical-align:{-formula.depth_em:.3f}em" in img
+    assert f'style="width:{formula.width_em:.3f}em' in img
+    assert (f"vertical-align:{-formula.depth_em:.3f}em" in img) is not display
 
 
 def test_the_gallery_is_the_size_the_issue_asks_for() -> None:
@@ -314,3 +315,11 @@ def test_the_gallery_lays_out_as_a_pdf(tmp_path: Path) -> None:
     assert len(pages) >= 2
     words = " ".join(page.extract_text() for page in pages)
     assert "lstm forget gate" in words and "\\frac" not in words
+
+
+def test_a_sign_after_an_operator_is_unary() -> None:
+    """In ``L = -\\sum ...`` the minus belongs to the sum: no binary space around it (ziamath
+    alone spaces it like the minus of ``a - b``)."""
+    unary = render_formula("a = -b", True).width_em
+    binary = render_formula("a = c - b", True).width_em - render_formula("c", True).width_em
+    assert unary < binary - 0.3
