@@ -196,12 +196,17 @@ def wrap_line(tokens: Sequence[Token], columns: int) -> list[list[Token]]:
                 line = line[:back]
         out.append(line)
         line, used, room, fresh = [], 0, columns - hang, True
-        # the continuation's own text starts at the hang: its leading blanks are dropped
+        # the continuation's own text starts at the hang: the blanks at the break end the line
+        # above instead (invisible there), so that the printed text is still the source's
         while pending and not pending[-1].text.strip():
-            pending.pop()
+            blank = pending.pop()
+            out[-1].append((blank.css, blank.text))
         if pending:
             top = pending.pop()
-            pending.append(_Piece(top.css, top.text.lstrip(" \t"), top.breakable))
+            text = top.text.lstrip(" \t")
+            if len(text) < len(top.text):
+                out[-1].append((top.css, top.text[: len(top.text) - len(text)]))
+            pending.append(_Piece(top.css, text, top.breakable))
             line = [("", " " * indent), ("cont", MARK + " ")]
             used = 0
     if line:
@@ -294,7 +299,10 @@ def listing_html(
             rows.append(_elided(previous + 1, number - 1))
         for i, row in enumerate(wrap_line(source_lines[number - 1], columns)):
             attrs = f' data-n="{number}"' if i == 0 else ' class="line cont-line"'
-            body = _html(row) or "\n"  # an empty line keeps its height
+            # Each printed line ends in its newline, as in the source: text taken from the page
+            # (a copy, a search, a screen reader) keeps the lines apart, and a line that is
+            # only the newline keeps its height.
+            body = _html(row) + "\n"
             rows.append(f'<span class="line"{attrs}>{body}</span>' if i == 0 else
                         f"<span{attrs}>{body}</span>")  # fmt: skip
         previous = number

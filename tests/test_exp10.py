@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
+from test_exp5 import listing_source
 
 from labreport.spec import load_experiment
 
@@ -99,7 +100,7 @@ def test_question_counts_match_the_spec(soup: BeautifulSoup) -> None:
 def test_both_programs_have_code_output_and_figures(soup: BeautifulSoup, pages: list[str]) -> None:
     for part, code in (("inlab", "rnn_sine.py"), ("postlab", "rnn_vs_lstm.py")):
         program = _program(soup, part)
-        listing = program.select_one(".code-listing pre").get_text()
+        listing = listing_source(program.select_one(".code-listing pre"))
         assert listing == (REPO / "experiments" / "exp10" / code).read_text(encoding="utf-8")
         assert program.select_one("pre.output").get_text().strip()
         assert program.select("figure.run-figure img")

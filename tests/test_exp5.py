@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from labreport.listing import MARK
 from labreport.protocol import RESULTS_ENV
 
 from conftest import REPO, copy_course
@@ -80,9 +82,24 @@ def test_seed_text_is_present(soup: BeautifulSoup) -> None:
     assert "Sequence prediction using RNN has been successfully implemented." in text
 
 
+def listing_source(listing: Any) -> str:
+    """The program's text as a listing prints it, with its continuation marks taken out: each
+    printed line ends in a newline, and a continuation starts with the indentation and "↪ "."""
+    lines: list[str] = []
+    for line in listing.select("span.line"):
+        text = line.get_text()
+        if "cont-line" in line["class"]:
+            assert text.lstrip(" ").startswith(MARK + " "), text
+            lines[-1] = lines[-1].removesuffix("\n") + text.lstrip(" ")[len(MARK) + 1 :]
+        else:
+            lines.append(text)
+    return "".join(lines)
+
+
 def test_code_block_is_the_program_source(soup: BeautifulSoup) -> None:
-    code = soup.select_one(".code-listing pre").get_text()
-    assert code == (EXP5 / "rnn_numpy.py").read_text(encoding="utf-8")
+    listing = soup.select_one(".code-listing pre")
+    assert listing_source(listing) == (EXP5 / "rnn_numpy.py").read_text(encoding="utf-8")
+    assert listing.select("span.cont-line"), "exp5 has lines longer than a printed line"
     assert soup.select_one(".code-listing .k"), "the code is highlighted (Pygments token spans)"
     # Only tokens the style shows get a span (names and punctuation are plain text): each span
     # is an inline box WeasyPrint pays for, so the PDF of a code-heavy record takes half the time.

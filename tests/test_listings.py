@@ -46,11 +46,12 @@ def test_a_short_line_is_left_alone() -> None:
 def test_wrapping_breaks_between_tokens_with_a_hanging_mark(columns: int) -> None:
     rows = texts(wrap_line(LONG_CALL, columns))
     assert len(rows) > 1
-    assert all(len(row) <= columns for row in rows)
+    # a row may end in the blanks of its break, which take no room on the page
+    assert all(len(row.rstrip()) <= columns for row in rows)
     for row in rows[1:]:  # the line's indentation (4), the mark, then the text at 4 + 2
         assert row.startswith("    " + MARK + " ") and row[6] != " "
     body = [rows[0], *(row[6:] for row in rows[1:])]
-    assert "".join(body).replace(" ", "") == "".join(t for _, t in LONG_CALL).replace(" ", "")
+    assert "".join(body) == "".join(t for _, t in LONG_CALL)  # the source, every blank kept
     for token in ("result", "compute", '"a string token"', "other_argument", "12345678"):
         assert any(token in piece for piece in body), (token, rows)
 
@@ -60,7 +61,7 @@ def test_a_token_wider_than_a_line_is_cut_and_comments_break_at_spaces() -> None
     assert all(len(row) <= 30 for row in rows) and len(rows) == 3
     comment = [("", "x = 1"), ("", "  "), ("c1", "# " + "word " * 12)]
     rows = texts(wrap_line(comment, 30))
-    assert all(len(row) <= 30 for row in rows)
+    assert all(len(row.rstrip()) <= 30 for row in rows)
     assert all(not re.search(r"wor$|^\W*ord", row.strip()) for row in rows), rows
 
 
