@@ -288,7 +288,11 @@ def test_a_long_printed_line_is_cut_in_the_html_and_the_pdf(lab: Path) -> None:
     for name, char in zip(shown, "xwcf", strict=True):
         lines = shown[name].split("\n")
         assert max(len(line) for line in lines) <= len(CONTINUED) + MAX_LINE, name
-        assert shown[name].count("\n" + CONTINUED) == width // MAX_LINE, name
+        continued = shown[name].count("\n" + CONTINUED)
+        # a listing wraps at its theme's columns, fewer than MAX_LINE: more continuations
+        assert (
+            continued >= width // MAX_LINE if name == "listing" else continued == width // MAX_LINE
+        ), name
         assert shown[name].count(char) >= width, name  # nothing left out
     text = pdf_text(lab / "build/probe.pdf")
     assert text.count(CONTINUED.strip()) >= 4 * (width // MAX_LINE)
