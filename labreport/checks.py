@@ -37,6 +37,9 @@ class CheckView:
     measured: Markup = Markup("")
 
 
+_ONE_LINE = 32  # characters of a measured value that fit the column's width at print size
+
+
 def evaluate_checks(
     source: ExperimentSource, prose: ProseRenderer, results: Mapping[str, Any]
 ) -> list[CheckView]:
@@ -54,8 +57,13 @@ def evaluate_checks(
         if check.shows:
             measured = prose.inline(check.shows, f"checks[{i}].shows", results)
         else:
+            # "name = value" stays on one line, unless it is a list too long for the column
             measured = Markup(", ").join(
-                Markup('<span class="measure">{} = {}</span>').format(label, value)
+                Markup('<span class="{}">{} = {}</span>').format(
+                    "measure long" if len(label) + len(value) > _ONE_LINE else "measure",
+                    label,
+                    value,
+                )
                 for label, value in values
             )
         views.append(CheckView(i + 1, claim, check.expr, passed, values, measured))
