@@ -75,9 +75,15 @@ def write_index_html(project: Project, entries: list[BookEntry], search: ThemeSe
 
 
 def render_book(
-    project: Project, entries: list[BookEntry], out_dir: Path, search: ThemeSearchPath
+    project: Project,
+    entries: list[BookEntry],
+    out_dir: Path,
+    search: ThemeSearchPath,
+    breaks: list[str] | None = None,
 ) -> bytes:
-    """The whole lab record as one PDF."""
+    """The whole lab record as one PDF; with ``breaks`` given, where its cover and index break
+    badly (each record's own pages were checked when it was built)."""
+    from labreport import pagecheck
     from labreport.pdf import load_weasyprint, project_fetcher
 
     weasyprint = load_weasyprint()
@@ -102,6 +108,10 @@ def render_book(
         documents.append(document)
         next_page += len(document.pages)
     cover = front(numbered)
+    if breaks is not None:
+        breaks += [
+            f"{BOOK_PDF} (cover and index) {problem}" for problem in pagecheck.problems(cover)
+        ]
     if len(cover.pages) != len(draft.pages):
         raise RenderError("the index changed length when numbered; please report this")
     pages = [page for document in (cover, *documents) for page in document.pages]
@@ -111,13 +121,18 @@ def render_book(
 
 
 def bind_book(
-    project: Project, ids: list[str], out_dir: Path, search: ThemeSearchPath
+    project: Project,
+    ids: list[str],
+    out_dir: Path,
+    search: ThemeSearchPath,
+    breaks: list[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``index.html`` and ``lab-record.pdf`` into ``out_dir`` from the records built
-    there (``labreport book`` builds them first); returns the two paths."""
+    there (``labreport book`` builds them first); returns the two paths. ``breaks``: as for
+    :func:`render_book`."""
     entries = collect_entries(project, ids, out_dir)
     # Laid out first: the index links the bound PDF, so it is written only once that exists.
-    book = render_book(project, entries, out_dir, search)
+    book = render_book(project, entries, out_dir, search, breaks)
     target = out_dir / BOOK_PDF
     write_atomic(target, book)
     index = out_dir / INDEX_HTML

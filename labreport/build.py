@@ -486,9 +486,11 @@ class Builder:
         rendered: dict[Format, bytes] = {}
         if "html" in self.options.formats:
             rendered["html"] = html.encode("utf-8")
+        breaks: list[str] = []
         if "pdf" in self.options.formats:
-            rendered["pdf"] = self._pdf(source, html, refused)
+            rendered["pdf"] = self._pdf(source, html, refused, breaks)
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
+        warnings += [f"{source.id}.pdf {problem}" for problem in breaks]
         return rendered
 
     def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:
@@ -500,11 +502,13 @@ class Builder:
         with self._render_lock, formulas.cached_in(self.work / "formulas"):
             return build_context(self.project, source, runs, display)
 
-    def _pdf(self, source: ExperimentSource, html: str, refused: list[str]) -> bytes:
+    def _pdf(
+        self, source: ExperimentSource, html: str, refused: list[str], breaks: list[str]
+    ) -> bytes:
         """The PDF from a worker process (outside the render lock: records are laid out side by
         side), else rendered here, one at a time."""
         try:
-            pdf = self.pdf_pool.render(html, self.project.root, refused)
+            pdf = self.pdf_pool.render(html, self.project.root, refused, breaks)
         except RenderError as exc:
             raise exc.for_experiment(source.id) from exc
         self._check_cancelled()
@@ -513,4 +517,4 @@ class Builder:
         from labreport.pdf import render_pdf
 
         with self._render_lock:
-            return render_pdf(html, root=self.project.root, refused=refused)
+            return render_pdf(html, root=self.project.root, refused=refused, breaks=breaks)

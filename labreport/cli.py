@@ -305,7 +305,10 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
         _build_and_report(builder, progress, ids, jobs, quiet)
     if not quiet:
         click.echo("binding the lab record ...", err=True)
-    index, target = bind_book(project, ids, builder.out_dir, builder.search_path)
+    breaks: list[str] = []
+    index, target = bind_book(project, ids, builder.out_dir, builder.search_path, breaks)
+    for problem in breaks:
+        click.echo(terminal_line(f"warning: {problem}"), err=True)
     click.echo(_shown(index))
     click.echo(_shown(target))
 

@@ -138,13 +138,24 @@ def load_weasyprint() -> Any:
         return weasyprint
 
 
-def render_pdf(html: str, *, root: Path, refused: list[str] | None = None) -> bytes:
+def render_pdf(
+    html: str,
+    *,
+    root: Path,
+    refused: list[str] | None = None,
+    breaks: list[str] | None = None,
+) -> bytes:
     """The PDF of ``html``; relative URLs resolve against ``root``, the project folder. URLs
-    outside the project are left out and, with ``refused`` given, appended to it."""
+    outside the project are left out and, with ``refused`` given, appended to it; with
+    ``breaks`` given, the pages that break badly (:mod:`labreport.pagecheck`) are."""
+    from labreport import pagecheck
+
     weasyprint = load_weasyprint()
     fetcher = project_fetcher(root, refused)
     source = weasyprint.HTML(string=html, base_url=str(root) + os.sep, url_fetcher=fetcher)
     document = source.render(uncompressed_pdf=False)
+    if breaks is not None:
+        breaks += pagecheck.problems(document)
     for page in document.pages:
         page.links[:] = [link for link in page.links if not _local_file(link)]
     buffer = io.BytesIO()

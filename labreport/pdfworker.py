@@ -47,9 +47,10 @@ class PdfWorker:
         except OSError as exc:
             raise WorkerGone(f"cannot start a PDF worker: {exc}") from exc
 
-    def render(self, html: str, root: Path, refused: list[str]) -> bytes:
+    def render(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes:
         """The PDF of ``html`` (as :func:`labreport.pdf.render_pdf`); URLs it refused are
-        appended to ``refused``. RenderError: WeasyPrint failed on this record."""
+        appended to ``refused``, pages that break badly to ``breaks``. RenderError: WeasyPrint
+        failed on this record."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         data = html.encode("utf-8")
         header = {"root": str(root), "refused": refused, "length": len(data)}
@@ -67,6 +68,7 @@ class PdfWorker:
         if len(pdf) != int(answer["length"]):
             raise WorkerGone("the PDF worker ended mid-answer")
         refused += [url for url in answer.get("refused", []) if url not in refused]
+        breaks += [str(problem) for problem in answer.get("breaks", [])]
         return pdf
 
     def close(self) -> None:
@@ -102,7 +104,7 @@ class PdfPool:
             self._idle.append(worker)
             self._all.append(worker)
 
-    def render(self, html: str, root: Path, refused: list[str]) -> bytes | None:
+    def render(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes | None:
         """The PDF from a worker, or None where none can run (then render in-process)."""
         with self._lock:
             if self._broken:
@@ -113,7 +115,7 @@ class PdfPool:
                 worker = PdfWorker()
                 with self._lock:
                     self._all.append(worker)
-            pdf = worker.render(html, root, refused)
+            pdf = worker.render(html, root, refused, breaks)
         except WorkerGone:
             with self._lock:
                 self._broken = True
@@ -136,13 +138,14 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         request = json.loads(line)
         html = requests.read(int(request["length"])).decode("utf-8")
         refused: list[str] = list(request["refused"])
+        breaks: list[str] = []
         try:
-            pdf = render_pdf(html, root=Path(request["root"]), refused=refused)
+            pdf = render_pdf(html, root=Path(request["root"]), refused=refused, breaks=breaks)
         except Exception as exc:  # noqa: BLE001 - reported to the build, which names the record
             answer: dict[str, Any] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             answers.write(json.dumps(answer).encode() + b"\n")
         else:
-            answer = {"ok": True, "refused": refused, "length": len(pdf)}
+            answer = {"ok": True, "refused": refused, "breaks": breaks, "length": len(pdf)}
             answers.write(json.dumps(answer).encode() + b"\n" + pdf)
         answers.flush()
 

@@ -32,6 +32,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
+    # and with no warning: a page that breaks badly (labreport.pagecheck) would be one
+    assert "warning" not in done.stderr, done.stderr
     return {"html": out / "exp10.html", "pdf": out / "exp10.pdf"}
 
 

@@ -33,6 +33,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    # and with no warning: a page that breaks badly (labreport.pagecheck) would be one
+    assert "warning" not in done.stderr, done.stderr
     assert done.stdout.splitlines() == [str(out / "exp5.html"), str(out / "exp5.pdf")]
     return {"html": out / "exp5.html", "pdf": out / "exp5.pdf"}
 
