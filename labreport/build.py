@@ -446,7 +446,7 @@ class Builder:
     ) -> RunResult:
         try:
             return run_program(
-                source.folder, program.code, args=program.args, seed=program.seed,
+                source.folder, program.code, args=program.run_args, seed=program.seed,
                 limits=limits, cancel=self.cancel, warm=self.warm, workdir=workdir,
                 show_files=program.show_files, protected=(self.project.root, self.out_dir),
                 recorded_globals=program.recorded_globals,

@@ -94,7 +94,13 @@ class Program(_Model):
     title: str | None = None
     task: str | None = Field(None, description="The task statement ('Program N: ...').")
     part: Literal["in-lab", "post-lab"] = "in-lab"
-    args: list[str] = []
+    args: list[str] = Field(
+        [],
+        description=(
+            "Command-line arguments of the program; {seed} in one is replaced by the seed it "
+            'runs with (its seed, or verify\'s), e.g. ["--seed", "{seed}"].'
+        ),
+    )
     timeout: float = Field(600.0, gt=0, description="Seconds before the program is killed.")
     seed: int = Field(0, ge=0, description="Seed for random, NumPy and PyTorch.")
     allow_errors: bool = Field(False, description="Render a failure instead of failing the build.")
@@ -202,6 +208,11 @@ class Program(_Model):
                 )
             seen.add(name)
         return entries
+
+    @property
+    def run_args(self) -> list[str]:
+        """``args`` as the program receives them: each ``{seed}`` replaced by ``seed``."""
+        return [arg.replace("{seed}", str(self.seed)) for arg in self.args]
 
     @property
     def recorded_globals(self) -> tuple[tuple[str, str], ...]:

@@ -126,6 +126,58 @@ def test_verify_starts_at_the_spec_seed_and_passes_when_every_claim_holds(tmp_pa
     )
 
 
+_ARGS_SPEC = """\
+number: 1
+title: Arguments
+aim: To take the seed on the command line.
+programs:
+  - code: argv.py
+    seed: 7
+    args: ["--seed", "{seed}", "x{seed}y"]
+    record: [argv_seed, suffix, drawn, expected]
+checks:
+  - claim: The seed on the command line is the seed NumPy runs with.
+    expr: results.drawn == results.expected and results.suffix == "x" ~ results.argv_seed ~ "y"
+"""
+
+# No labreport import: the seed arrives as a command-line argument, like any script's option.
+_ARGS_PROGRAM = """\
+import sys
+
+import numpy as np
+
+print(sys.argv[1:])
+argv_seed = int(sys.argv[2])
+suffix = sys.argv[3]
+drawn = int(np.random.randint(0, 1000))
+expected = int(np.random.RandomState(argv_seed).randint(0, 1000))
+"""
+
+
+def test_seed_in_args_is_the_seed_the_program_runs_with(tmp_path: Path) -> None:
+    folder = tmp_path / "experiments" / "args"
+    folder.mkdir(parents=True)
+    (tmp_path / "labreport.toml").write_text("", encoding="utf-8")
+    (folder / "experiment.yaml").write_text(_ARGS_SPEC, encoding="utf-8")
+    (folder / "argv.py").write_text(_ARGS_PROGRAM, encoding="utf-8")
+
+    built = labreport(tmp_path, "build", "args", "--format", "html", "--strict", "-q")
+    assert built.returncode == 0, built.stderr
+    soup = BeautifulSoup(
+        (tmp_path / "build" / "args.html").read_text(encoding="utf-8"), "html.parser"
+    )
+    [output] = soup.select("pre.output")
+    assert output.get_text().strip() == "['--seed', '7', 'x7y']"
+
+    # verify's seeds 7 and 8 reach the command line too (8: the cache key changed with the seed).
+    verified = labreport(tmp_path, "verify", "args", "--seeds", "2", "-q")
+    assert verified.returncode == 0, verified.stderr
+    lines = verified.stdout.splitlines()
+    assert lines[0] == "args: 1 check(s), 2 seeds (7, 8): 1 held on every seed"
+    values = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("    ")}
+    assert values["argv_seed"] == ["7.5", "±", "0.71", "[7,", "8]"]
+
+
 def test_verify_with_a_broken_spec_exits_2(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     spec = root / "experiments" / "seeds" / "experiment.yaml"
