@@ -7,15 +7,18 @@ actual and predicted values. Because the added noise has variance 0.1^2 = 0.01, 
 do much better than an MSE of about 0.01: that is the noise floor the test MSE is compared to.
 """
 
+import argparse
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
-from labreport.record import run_seed
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
 
 # Seed everything so that a plain `python rnn_sine.py` gives the same numbers every time.
-SEED = run_seed()
+SEED = parser.parse_args().seed
 torch.manual_seed(SEED)
 np.random.seed(SEED)
 

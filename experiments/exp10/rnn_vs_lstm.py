@@ -12,15 +12,18 @@ the mean and standard deviation per model, and the MSE of always predicting the 
 baseline a model has to beat), then plots the training-loss curves and the test MSEs.
 """
 
+import argparse
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
-from labreport.record import run_seed
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
 
 # Seed everything so that a plain `python rnn_vs_lstm.py` gives the same numbers every time.
-SEED = run_seed()
+SEED = parser.parse_args().seed
 torch.manual_seed(SEED)
 np.random.seed(SEED)
 

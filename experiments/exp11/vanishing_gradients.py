@@ -17,6 +17,7 @@ The gated cells use the "chrono" initialisation of their gate biases (Tallec & O
 scale between 1 and L - 1 steps. The vanilla RNN has no gate, so it has no such setting.
 """
 
+import argparse
 import copy
 import math
 
@@ -25,11 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from labreport.record import record, run_seed
+from labreport.record import record
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
 
 # Seed and use one thread, so that a plain `python vanishing_gradients.py` prints the
 # numbers of the lab record (a torch program's numbers depend on its thread count).
-SEED = 1000 * run_seed()
+SEED = 1000 * parser.parse_args().seed
 torch.manual_seed(SEED)
 torch.set_num_threads(1)
 

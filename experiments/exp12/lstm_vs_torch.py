@@ -11,16 +11,19 @@
 The LSTM layer is the one written in the in-lab program (lstm_numpy.py).
 """
 
+import argparse
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from lstm_numpy import LSTMLayer, Readout  # the in-lab program, in the same folder
 from torch import nn
 
-from labreport.record import run_seed
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
 
 torch.set_num_threads(1)  # the numbers of the lab record, also when run by hand
-rng = np.random.default_rng(run_seed())
+rng = np.random.default_rng(parser.parse_args().seed)
 
 
 def to_torch(lstm, head):

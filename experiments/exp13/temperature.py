@@ -14,6 +14,7 @@ One generated text is one draw; its exact words say little about the method, ave
 many texts say more.
 """
 
+import argparse
 import math
 import textwrap
 from collections import Counter
@@ -22,8 +23,11 @@ import matplotlib.pyplot as plt
 import torch
 from char_lstm import load_data, sample, train, word_stats, words_of  # the in-lab program
 
-from labreport.record import record, run_seed
+from labreport.record import record
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
+SEED = parser.parse_args().seed
 torch.set_num_threads(1)  # the numbers of the lab record, also when run by hand
 SHOWN = (0.5, 1.0, 1.5)  # temperatures for part (a)
 SWEEP = (0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)  # temperatures for part (b)
@@ -48,7 +52,7 @@ def entropy_bits(probs):
     return float(-(p * p.log2()).sum())
 
 
-model, chars, history = train(log=lambda message: None)  # quietly, as in the in-lab
+model, chars, history = train(SEED, log=lambda message: None)  # quietly, as in the in-lab
 best = min(history["val"])
 print(f"Model retrained: lowest validation loss {best:.3f}, as in the in-lab program")
 _, train_ids, _ = load_data()
@@ -75,7 +79,7 @@ for t in SHOWN:
 uniform_entropy = math.log2(len(chars))  # of a uniform guess, for comparison
 
 # ---- (b) Real and distinct words against temperature ---------------------------
-generator = torch.Generator().manual_seed(1000 * run_seed() + 3)
+generator = torch.Generator().manual_seed(1000 * SEED + 3)
 real_frac, distinct_frac, repeated_frac, samples = [], [], [], {}
 print()
 print(f"{N_TEXTS} texts of {LENGTH} generated characters per temperature; averages over them")

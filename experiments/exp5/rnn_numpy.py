@@ -5,12 +5,14 @@
 (c) training the RNN to predict the next value of a sine wave, tested on held-out windows.
 """
 
+import argparse
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from labreport.record import run_seed
-
-np.random.seed(run_seed())
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--seed", type=int, default=0, help="seed of the random generators")
+np.random.seed(parser.parse_args().seed)
 
 
 class RNN:
