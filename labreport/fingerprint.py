@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 # Bump when what a run captures, or how, changes: cached results from older runners are redone.
-RUNNER_VERSION = "7"  # 7: figures drawn at the size shown, in labreport's matplotlib style
+RUNNER_VERSION = "8"  # 8: figures drawn at the size shown (or a little larger), labreport's style
 LIBRARIES = ("numpy", "torch", "matplotlib")  # whose versions key the cache and the record
 # Not inputs of a run: caches, and what editors leave beside the file being edited (vim's
 # .x.swp, emacs's x~ and .#x, macOS's .DS_Store), rewritten while one types. Digests, scratch

@@ -85,16 +85,19 @@ SHOWN_HEIGHT_IN = 110 / 25.4
 #: ("best"), and what it still covers shows through its frame.
 STYLE: dict[str, Any] = {
     "font.size": 10.0,
-    "axes.titlesize": 11.0,
+    "axes.titlesize": 10.5,
     "axes.labelsize": 10.0,
     "xtick.labelsize": 9.0,
     "ytick.labelsize": 9.0,
     "legend.fontsize": 9.0,
     "legend.title_fontsize": 9.0,
-    "figure.titlesize": 12.0,
+    "figure.titlesize": 11.0,
     "legend.loc": "best",
     "legend.framealpha": 0.6,
 }
+
+PRINTED_MIN_PT = 8.0  # the smallest text of a figure on paper, in the style
+_SMALLEST_PT = min(size for key, size in STYLE.items() if key.endswith("size"))
 
 _sequence = itertools.count(1)
 _captured: set[int] = set()
@@ -227,14 +230,18 @@ def _heavy_artists(figure: Figure) -> list[Artist]:
 
 @contextlib.contextmanager
 def _shown_size(figure: Figure) -> Iterator[None]:
-    """The figure resized, for this drawing only, to the largest size a record shows it at
+    """The figure resized, for this drawing only, to about the size a record shows it at
     (``SHOWN_WIDTH_IN`` × ``SHOWN_HEIGHT_IN``, same aspect), so that its text prints at the
-    size the program set instead of shrunk with the picture. A figure whose layout the program
-    made tight is laid out tight again at that size (its margins were computed for the larger
-    one); any other keeps its margins' width in inches; a layout engine (``constrained``) lays
-    it out itself when it is drawn. Afterwards the figure is as it was: size, margins and all."""
+    size the program set instead of shrunk with the picture: drawn a little larger than shown,
+    by as much as keeps the smallest text of the style at ``PRINTED_MIN_PT`` on paper, and
+    larger still, step by step up to its own size, while its titles and labels would collide
+    or be cut off at the edge (a two-panel figure with long titles, drawn for 11 inches).
+    A figure whose layout the program made tight is laid out tight again at each size; any
+    other keeps its margins' width in inches; a layout engine (``constrained``) lays it out
+    itself when it is drawn. Afterwards the figure is as it was: size, margins and all."""
     width, height = figure.get_size_inches()
-    scale = min(1.0, SHOWN_WIDTH_IN / width, SHOWN_HEIGHT_IN / height)
+    shown = min(1.0, SHOWN_WIDTH_IN / width, SHOWN_HEIGHT_IN / height)
+    scale = min(1.0, shown * _SMALLEST_PT / PRINTED_MIN_PT)
     if scale > 0.98:  # a figure that fits is left alone (matplotlib's default, 6.4 × 4.8 in, is
         # 0.47 in too tall: drawn at 5.8 × 4.3 in)
         yield
@@ -246,22 +253,58 @@ def _shown_size(figure: Figure) -> Iterator[None]:
     engine = figure.get_layout_engine()
     ours = engine is None or isinstance(engine, PlaceHolderLayoutEngine)
     tight = getattr(figure, "_labreport_tight", None)
-    figure.set_size_inches(width * scale, height * scale, forward=False)
     try:
-        if ours and tight is not None:
-            with warnings.catch_warnings():  # a warning here would land in the record's output
-                warnings.simplefilter("ignore")
-                _originals["tight_layout"](figure, **tight)
-        elif ours:  # the margins keep their width in inches: the text in them keeps its size
-            left, right = margins["left"] / scale, 1 - (1 - margins["right"]) / scale
-            bottom, top = margins["bottom"] / scale, 1 - (1 - margins["top"]) / scale
-            if left < right and bottom < top:
-                figure.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+        while True:
+            figure.set_size_inches(width * scale, height * scale, forward=False)
+            if ours and tight is not None:
+                with warnings.catch_warnings():  # a warning would land in the record's output
+                    warnings.simplefilter("ignore")
+                    _originals["tight_layout"](figure, **tight)
+            elif ours:  # the margins keep their width in inches: their text keeps its size
+                left, right = margins["left"] / scale, 1 - (1 - margins["right"]) / scale
+                bottom, top = margins["bottom"] / scale, 1 - (1 - margins["top"]) / scale
+                if left < right and bottom < top:
+                    figure.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+            if scale >= 1.0 or not _labels_collide(figure):
+                break
+            scale = min(1.0, scale * 1.15)
+            if ours:
+                figure.subplots_adjust(**margins)
         yield
     finally:
         figure.set_size_inches(width, height, forward=False)
         if ours:
             figure.subplots_adjust(**margins)
+
+
+def _labels_collide(figure: Figure) -> bool:
+    """Whether two of the figure's titles and axis labels overlap, or one is cut off at its
+    edge, as it would be drawn now."""
+    try:
+        figure.draw_without_rendering()
+        renderer = figure._get_renderer()  # type: ignore[attr-defined]
+        texts = [figure._suptitle] if figure._suptitle is not None else []  # type: ignore[attr-defined]
+        for ax in figure.axes:
+            texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]  # type: ignore[attr-defined]
+        boxes = [
+            text.get_window_extent(renderer)
+            for text in texts
+            if text.get_visible() and text.get_text().strip()
+        ]
+    except Exception:  # noqa: BLE001 - a figure this cannot measure is drawn as it was
+        return False
+    edge = figure.bbox
+    for i, box in enumerate(boxes):
+        if (
+            box.x0 < edge.x0 - 1
+            or box.x1 > edge.x1 + 1
+            or box.y0 < edge.y0 - 1
+            or box.y1 > edge.y1 + 1
+        ):
+            return True
+        if any(box.padded(-1).overlaps(other.padded(-1)) for other in boxes[i + 1 :]):
+            return True
+    return False
 
 
 def _svg(figure: Figure) -> bytes:
