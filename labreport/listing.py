@@ -183,13 +183,26 @@ def wrap_line(tokens: Sequence[Token], columns: int) -> list[list[Token]]:
             fresh = fresh and not piece.text.strip()
             continue
         space = room - used
-        cut = _cut_at(piece, space, fresh)
-        if cut:
+        # Inside a string literal (an f-string's fields included) the line breaks only where
+        # the whole literal cannot fit on a line of its own: then inside its text, at a space.
+        start = _string_start(line, piece.css)
+        alone = start is not None and not "".join(t for c, t in line[:start] if c != "cont").strip()
+        cut = _cut_at(piece, space, fresh or alone)
+        earlier = _space_in_string(line, start) if alone and " " not in piece.text[:cut] else None
+        if earlier is not None:  # the literal's text breaks at its last space on the line
+            i, at = earlier
+            css, text = line[i]
+            tail = [(css, text[at:]), *line[i + 1 :]]
+            line = [*line[:i], (css, text[:at])]
+            pending.append(piece)
+            for c, t in reversed(tail):
+                pending.append(_Piece(c, t, _breakable(c, t)))
+        elif cut:
             line.append((piece.css, piece.text[:cut]))
             pending.append(_Piece(piece.css, piece.text[cut:], piece.breakable))
         else:
             pending.append(piece)
-            back = _better_break(line)
+            back = start if start is not None and not alone else _better_break(line)
             if back is not None:  # move the tail after a better break point down too
                 for css, text in reversed(line[back:]):
                     pending.append(_Piece(css, text, _breakable(css, text)))
@@ -230,6 +243,34 @@ def _cut_at(piece: _Piece, space: int, fresh: bool) -> int:
         if at > 0:
             return at + 1 if at + 1 <= space else at
     return space if fresh else 0
+
+
+def _in_string(left: str, right: str) -> bool:
+    """Whether a boundary between tokens of these classes lies inside a string literal:
+    between two parts of a string (Pygments' ``s``, ``s2``, ``sa``...) or next to an
+    f-string's field delimiters (``si``: ``{``, ``:``, ``}``)."""
+    return "si" in (left, right) or (left[:1] == "s" and right[:1] == "s")
+
+
+def _string_start(line: list[Token], css: str) -> int | None:
+    """Where in ``line`` the string literal that a token of class ``css`` would continue
+    starts; None when the boundary before that token is not inside a string."""
+    if not line or not _in_string(line[-1][0], css):
+        return None
+    start = len(line) - 1
+    while start > 0 and _in_string(line[start - 1][0], line[start][0]):
+        start -= 1
+    return start
+
+
+def _space_in_string(line: list[Token], start: int | None) -> tuple[int, int] | None:
+    """The last space in the text of the string literal that starts at ``start`` in ``line``
+    (as token index, offset just after the space), if there is one."""
+    for i in range(len(line) - 1, (start or 0) - 1, -1):
+        css, text = line[i]
+        if css[:1] == "s" and css not in ("si", "sa") and " " in text[:-1]:
+            return i, text[:-1].rfind(" ") + 1
+    return None
 
 
 def _better_break(line: list[Token]) -> int | None:
@@ -297,7 +338,9 @@ def listing_html(
     for number in shown:
         if number > previous + 1:
             rows.append(_elided(previous + 1, number - 1))
-        for i, row in enumerate(wrap_line(source_lines[number - 1], columns)):
+        printed = wrap_line(source_lines[number - 1], columns)
+        first = len(rows)
+        for i, row in enumerate(printed):
             attrs = f' data-n="{number}"' if i == 0 else ' class="line cont-line"'
             # Each printed line ends in its newline, as in the source: text taken from the page
             # (a copy, a search, a screen reader) keeps the lines apart, and a line that is
@@ -305,6 +348,8 @@ def listing_html(
             body = _html(row) + "\n"
             rows.append(f'<span class="line"{attrs}>{body}</span>' if i == 0 else
                         f"<span{attrs}>{body}</span>")  # fmt: skip
+        if len(printed) > 1:  # a line and its continuations go onto one page together
+            rows[first:] = [_keep(rows[first:])]
         previous = number
     if shown and previous < total:
         rows.append(_elided(previous + 1, total))

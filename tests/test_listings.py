@@ -4,6 +4,7 @@ through real builds of a tiny project by the installed script."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from labreport.listing import (
     split_lines,
     wrap_line,
 )
+from labreport.render import program_listing
 
 from conftest import copy_project
 
@@ -280,3 +282,25 @@ def test_show_does_not_change_the_run_cache_key(tmp_path: Path) -> None:
     again = labreport(lab, "build", "listing")
     assert again.returncode == 0, again.stderr
     assert "5 from cache" in again.stderr, again.stderr
+
+
+F_STRING = (
+    '    assert max_rel < 1e-6, f"BPTT gradients disagree with finite differences '
+    '(rel. error {max_rel:.1e})"\n'
+)
+
+
+@pytest.mark.parametrize("columns", range(40, 100, 3))
+def test_an_f_string_breaks_only_at_a_space_of_its_text(columns: int) -> None:
+    """exp5 printed `{max_rel:.` / `1e}")`: inside a string literal a line breaks only where
+    the whole literal does not fit on a line of its own, and then at a space of its text, never
+    next to a field's `{`, `:` or `}`."""
+    (line,) = program_listing(F_STRING).lines
+    rows = texts(wrap_line(line, columns))
+    assert "".join([rows[0], *(row[6:] for row in rows[1:])]) == F_STRING.rstrip("\n")
+    for before, after in itertools.pairwise(rows):
+        head = after[6:]
+        assert not before.endswith(("{", ":", ".", "(")), rows
+        assert not head.startswith(("}", ":", "1e", ".1e", "max_rel")), rows
+        if '"' in before and before.count('"') % 2 == 1:  # the break falls inside the literal
+            assert before.endswith(" "), rows
