@@ -158,7 +158,8 @@ def measured_values(expr: str, results: Mapping[str, Any]) -> list[tuple[str, An
 # ------------------------------------------------------------------------- values in few characters
 
 SIGNIFICANT = 4  # digits of a measured value shown
-LIST_ITEMS = 6  # a longer list shows its first and last items and how many there are
+# a longer list shows its first and last items and how many (7: one per temperature of exp13)
+LIST_ITEMS = 7
 
 
 def format_value(value: Any, depth: int = 0) -> str:
