@@ -34,6 +34,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from labreport.errors import OutputError
 from labreport.fingerprint import installed_version
@@ -48,7 +49,7 @@ _MARGIN = 0.5  # units of blank around the ink, so antialiasing is not cut off
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _lock = threading.Lock()  # ziamath's configuration and font caches are global, not thread-safe
 # Bump when the drawing changes (settings above, the checks, the SVG): old entries then miss.
-_DRAWING_VERSION = 2
+_DRAWING_VERSION = 3  # 3: an aligned block's rows spaced like lines
 # Where drawn formulas are kept while a build renders; unset (None) means memory only.
 _cache_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "labreport_formula_cache", default=None
@@ -198,9 +199,15 @@ def _too_deep(tex: str) -> FormulaError:
     )
 
 
-def _key(tex: str, display: bool) -> str:
+def drawing_fingerprint() -> list[Any]:
+    """What a drawn formula depends on besides its TeX: a record built before any of it
+    changed is out of date (labreport.state), as is each cached drawing."""
     versions = [installed_version(name) for name in ("ziamath", "ziafont", "latex2mathml")]
-    material = [tex.strip(), display, EM_UNITS, MATH_SCALE, _DRAWING_VERSION, versions]
+    return [EM_UNITS, MATH_SCALE, _DRAWING_VERSION, versions]
+
+
+def _key(tex: str, display: bool) -> str:
+    material = [tex.strip(), display, *drawing_fingerprint()]
     return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
 
 
@@ -273,6 +280,11 @@ def _draw(tex: str, display: bool) -> Formula:
 _TABLE = re.compile(r"<mtable(?![^>]*columnspacing)")
 
 
+# tex2mml gives an aligned block TeX's \\jot (3 pt) as the gap between its rows, but TeX adds
+# that to a full line's distance: ziamath then stacks the equations almost touching.
+_ALIGNED_ROWS = 'rowspacing="3pt"'
+
+
 _SIGNS = frozenset("\u2212+\u00b1\u2213")  # − + ± ∓
 _CLOSING = frozenset(")]}|\u2016\u27e9\u230b\u2309!\u2032")  # what a binary sign may follow
 
@@ -281,7 +293,8 @@ def _mathml(source: str, display: bool) -> str:
     """``source`` as MathML: display style (limits above and below) or text style."""
     from ziamath.tex import tex2mml
 
-    root = ET.fromstring(_TABLE.sub('<mtable columnspacing="1em"', tex2mml(source, not display)))
+    mathml = _TABLE.sub('<mtable columnspacing="1em"', tex2mml(source, not display))
+    root = ET.fromstring(mathml.replace(_ALIGNED_ROWS, 'rowspacing="0.55em"'))
     # ziamath takes a sign between two things for a binary one (L = − ∑ ...): one right after
     # an operator (=, a comma, an opening bracket) is a unary sign, spaced like one.
     for parent in root.iter():

@@ -16,6 +16,7 @@ from typing import Any
 
 from labreport import __version__
 from labreport.fingerprint import environment_fingerprint, folder_digest
+from labreport.formulas import drawing_fingerprint
 from labreport.output import write_atomic
 
 
@@ -30,6 +31,7 @@ def inputs_digest(
     material = {
         "labreport": __version__,
         "environment": environment_fingerprint(),
+        "formulas": drawing_fingerprint(),
         "experiment": folder_digest(experiment_folder, skip=frozenset()),
         "config": _file_digest(config_path) if config_path.is_file() else None,
         "themes": [folder_digest(f, skip=frozenset()) for f in theme_folders if f.is_dir()],
