@@ -1,9 +1,10 @@
 """The runner's side of the warm interpreter (:mod:`labreport.child.zygote`).
 
-:class:`WarmPool` starts at most one zygote per kind (``numpy``, ``torch``) on first need and
-hands out :class:`WarmChild` objects that look to the runner like a ``subprocess.Popen``: a
-``pid`` (also its session and process group), an output pipe, ``wait`` and ``returncode``. Which
-kind a program needs is read from its imports, so a NumPy-only program never waits for torch.
+:class:`WarmPool` starts at most one zygote per kind (``plain``, ``numpy``, ``torch``) on first
+need and hands out :class:`WarmChild` objects that look to the runner like a ``subprocess.Popen``:
+a ``pid`` (also its session and process group), an output pipe, ``wait`` and ``returncode``.
+Which kind a program needs is read from its imports, so a NumPy-only program never waits for
+torch, and a program of the standard library alone never waits for NumPy and matplotlib.
 If a zygote cannot start or dies, :meth:`WarmPool.spawn` returns None and the runner falls back
 to a fresh interpreter: the warm path is an optimisation, never a requirement.
 """
@@ -37,9 +38,24 @@ _MAX_SOURCE_BYTES = 4 << 20  # more is data, not a program whose imports matter
 _PARSE_LOCK = threading.Lock()
 
 
+#: Top-level packages a ``plain`` program may import: the record API, which every warm
+#: interpreter has loaded already.
+_PLAIN_PACKAGES = frozenset({"labreport"})
+
+
 def program_kind(source: Path) -> str:
-    """``torch`` if the program (or a module next to it) imports torch, else ``numpy``."""
+    """What the warm interpreter for ``source`` should have imported ahead: ``torch`` if the
+    program (or a module next to it) imports torch; ``plain`` if they import nothing but the
+    standard library, labreport and each other (print-and-compute programs: preloading NumPy
+    and matplotlib would cost most of a second for nothing); else ``numpy``.
+
+    Only the ``import`` statements are read, so a program that imports a library some other way
+    (``importlib``, ``__import__``) may get ``plain`` and import it in the child, as a new
+    interpreter would: slower, never different.
+    """
     files = [source, *source.parent.glob("*.py")]
+    local = {path.stem for path in files} | _PLAIN_PACKAGES
+    kind = "plain"
     for path in files:
         try:
             # Never through a symlink or into a named pipe: `zero.py -> /dev/zero` or a FIFO
@@ -50,14 +66,19 @@ def program_kind(source: Path) -> str:
             with opened, _PARSE_LOCK:
                 tree = ast.parse(opened.read(_MAX_SOURCE_BYTES + 1)[:_MAX_SOURCE_BYTES])
         except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):
-            continue  # a syntax error is the program's to report, in either kind
+            continue  # a syntax error is the program's to report, in any kind
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                if any(alias.name.split(".")[0] == "torch" for alias in node.names):
-                    return "torch"
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+                names = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [(node.module or "").split(".")[0]]
+            else:
+                continue
+            if "torch" in names:
                 return "torch"
-    return "numpy"
+            if any(name not in local and name not in sys.stdlib_module_names for name in names):
+                kind = "numpy"
+    return kind
 
 
 class WarmChild:

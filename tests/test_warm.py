@@ -100,3 +100,56 @@ def test_protocol_messages_survive_the_trip_with_their_types() -> None:
         line = reply.to_bytes()
         assert line.endswith(b"\n")
         assert ForkReply.from_line(line.strip()) == reply
+
+
+@pytest.mark.parametrize(
+    ("sources", "kind"),
+    [
+        ({"main.py": "import json, os.path\nfrom collections import Counter\nprint(1)\n"}, "plain"),
+        ({"main.py": "from labreport.record import record\nimport helper\n"}, "plain"),
+        ({"main.py": "from . import helper\nfrom .helper import x\n"}, "plain"),
+        ({"main.py": "import helper\n", "helper.py": "import numpy as np\n"}, "numpy"),
+        ({"main.py": "def f():\n    import matplotlib.pyplot\n"}, "numpy"),
+        ({"main.py": "import scipy.stats\n"}, "numpy"),  # imports NumPy itself
+        ({"main.py": "import numpy\n", "net.py": "from torch import nn\n"}, "torch"),
+    ],
+)
+def test_the_kind_of_warm_interpreter_follows_the_imports(
+    tmp_path: Path, sources: dict[str, str], kind: str
+) -> None:
+    for name, text in {"helper.py": "x = 1\n", **sources}.items():
+        (tmp_path / name).write_text(text)
+    assert program_kind(tmp_path / "main.py") == kind
+
+
+# What the plain kind cannot see: matplotlib and NumPy imported by name, in a module next to it.
+INDIRECT = """
+    import importlib
+    np = importlib.import_module("numpy")
+    plt = importlib.import_module("matplotlib.pyplot")
+    print("numpy", np.random.rand(), "backend", plt.get_backend())
+    plt.figure(); plt.plot([1, 2]); plt.title("shown"); plt.show()
+    plt.figure(); plt.plot([3, 1]); plt.title("left open")
+"""
+
+
+def test_a_plain_program_that_imports_matplotlib_after_all_gets_its_figures(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "indirect.py").write_text(textwrap.dedent(INDIRECT))
+    (tmp_path / "main.py").write_text("import indirect  # noqa: F401\nprint('done')\n")
+    assert program_kind(tmp_path / "main.py") == "plain"
+    limits = RunLimits(timeout=120, threads=1)
+    pool = WarmPool()
+    try:
+        warm = run_program(tmp_path, "main.py", seed=4, limits=limits, warm=pool)
+        assert set(pool._zygotes) == {"plain"}
+    finally:
+        pool.close()
+    fresh = run_program(tmp_path, "main.py", seed=4, limits=limits)
+    assert warm.ok and fresh.ok, warm.output + fresh.output
+    assert warm.output == fresh.output
+    assert "backend module://labreport.child.mpl_backend\ndone\n" in warm.output
+    assert [f.title for f in warm.figures] == [f.title for f in fresh.figures]
+    assert [f.title for f in warm.figures] == ["shown", "left open"]
+    assert [f.svg for f in warm.figures] == [f.svg for f in fresh.figures]

@@ -2,9 +2,10 @@
 
 ``import torch`` costs ~2 s and its first optimiser another second (``torch._dynamo``); a
 course's programs each pay it again when each runs in a new interpreter. This process pays it
-once per build: it imports NumPy, matplotlib and (for the ``torch`` kind) PyTorch, runs no user
-code and no torch operation (so no thread pool exists to be inherited), and then, for each
-request, forks. The child is as isolated as a new interpreter where it matters: it gets its own
+once per build: it imports NumPy, matplotlib and (for the ``torch`` kind) PyTorch, or for the
+``plain`` kind (programs of the standard library alone) only the harness; it runs no user code
+and no torch operation (so no thread pool exists to be inherited), and then, for each request,
+forks. The child is as isolated as a new interpreter where it matters: it gets its own
 session, working directory, environment, stdout/stderr, and runs the ordinary harness, which
 seeds ``random``, NumPy and PyTorch afresh. Nothing a program does can reach the next one: each
 starts from this untouched parent, never from a sibling.
@@ -29,6 +30,7 @@ from labreport.protocol import MPL_BACKEND_MODULE, ForkReply, ForkRequest, die_w
 
 #: What each kind preloads; the child imports anything else itself, as a fresh interpreter would.
 PRELOAD = {
+    "plain": (),  # the standard library only: matplotlib, if imported, loads as in a new process
     "numpy": ("numpy", "matplotlib", "matplotlib.pyplot", MPL_BACKEND_MODULE),
     "torch": (
         "numpy", "matplotlib", "matplotlib.pyplot", MPL_BACKEND_MODULE,
