@@ -4,7 +4,8 @@
 need and hands out :class:`WarmChild` objects that look to the runner like a ``subprocess.Popen``:
 a ``pid`` (also its session and process group), an output pipe, ``wait`` and ``returncode``.
 Which kind a program needs is read from its imports, so a NumPy-only program never waits for
-torch, and a program of the standard library alone never waits for NumPy and matplotlib.
+torch, and a program of the standard library alone never waits for NumPy and matplotlib (it
+runs in any zygote that is ready, rather than start one of its own).
 If a zygote cannot start or dies, :meth:`WarmPool.spawn` returns None and the runner falls back
 to a fresh interpreter: the warm path is an optimisation, never a requirement.
 """
@@ -188,6 +189,12 @@ class WarmPool:
     def _zygote(self, kind: str, env: dict[str, str]) -> _Zygote | None:
         with self._lock:
             zygote = self._zygotes.get(kind)
+            if kind == "plain" and zygote is None:
+                # Any warm interpreter runs a program of the standard library alone: one that
+                # is ready already costs nothing, where a new one costs a start.
+                zygote = next(
+                    (z for z in self._zygotes.values() if z.alive and z.ready.is_set()), None
+                )
             if zygote is None or not zygote.alive:
                 try:
                     own = {k: v for k, v in env.items() if k not in PER_RUN_ENV}

@@ -153,3 +153,20 @@ def test_a_plain_program_that_imports_matplotlib_after_all_gets_its_figures(
     assert [f.title for f in warm.figures] == [f.title for f in fresh.figures]
     assert [f.title for f in warm.figures] == ["shown", "left open"]
     assert [f.svg for f in warm.figures] == [f.svg for f in fresh.figures]
+
+
+def test_a_plain_program_runs_in_a_warm_interpreter_that_is_ready_already(tmp_path: Path) -> None:
+    numeric, plain = tmp_path / "numeric", tmp_path / "plain"
+    numeric.mkdir()
+    plain.mkdir()
+    (numeric / "zeros.py").write_text("import numpy as np\nprint(np.zeros(2))\n")
+    (plain / "hello.py").write_text("import sys\nprint('hello', 'numpy' in sys.modules)\n")
+    limits = RunLimits(timeout=120, threads=1)
+    pool = WarmPool()
+    try:
+        assert run_program(numeric, "zeros.py", limits=limits, warm=pool).ok
+        warm = run_program(plain, "hello.py", limits=limits, warm=pool)
+        assert set(pool._zygotes) == {"numpy"}, "no second warm interpreter"
+    finally:
+        pool.close()
+    assert warm.ok and warm.output == "hello True\n"  # as in any build before the plain kind
