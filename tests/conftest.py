@@ -23,6 +23,30 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist 3.8+: --no-loadscope-reorder
+        config.option.loadscopereorder = False  # hand out files in the order given below
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of slow tests first, then the others from the most tests to the fewest.
+
+    pytest-xdist hands out whole files (``--dist loadfile``) in this order. Left to itself it
+    sends the files with the fewest tests last, and the one-test files that build a course's
+    torch experiments (tens of seconds each) then start at the very end, while the other worker
+    has nothing left to do.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    slow = {
+        name for name, tests in files.items() if any(t.get_closest_marker("slow") for t in tests)
+    }
+    order = sorted(files, key=lambda name: (name not in slow, -len(files[name])))
+    items[:] = [item for name in order for item in files[name]]
+
+
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 PROJECTS = Path(__file__).resolve().parent / "projects"
