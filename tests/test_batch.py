@@ -284,11 +284,23 @@ def test_a_batch_starts_the_slowest_experiments_first(mini: Path) -> None:
 # ------------------------------------------------------------------------------ reproducible
 
 
-def test_clean_builds_and_serial_vs_parallel_are_byte_identical(mini: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def clean_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    """mini built once from clean, serially, HTML and PDF: the project and its outputs, which
+    the tests below compare their own builds with (they copy the project, never change it)."""
+    root = copy_project("mini", tmp_path_factory.mktemp("clean") / "mini")
+    build(root, force=True, jobs=1)
+    return root, outputs(root)
+
+
+def test_clean_builds_and_serial_vs_parallel_are_byte_identical(
+    clean_build: tuple[Path, dict[str, bytes]], mini: Path, tmp_path: Path
+) -> None:
+    built, first = clean_build
     twin = tmp_path / "twin"
     shutil.copytree(mini, twin)
-    build(mini, force=True, jobs=1)
-    first = outputs(mini)
+    shutil.rmtree(mini)
+    shutil.copytree(built, mini)  # the clean build's project, its cache and outputs included
     build(mini, force=True, jobs=1)
     assert outputs(mini) == first
     build(twin, force=True, jobs=2)
@@ -297,20 +309,18 @@ def test_clean_builds_and_serial_vs_parallel_are_byte_identical(mini: Path, tmp_
 
 
 def test_pdf_workers_and_in_process_rendering_give_the_same_bytes(
-    mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clean_build: tuple[Path, dict[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build(mini, force=True)
-    from_workers = outputs(mini)
-    html = (mini / "build/alpha.html").read_text(encoding="utf-8")
-    assert render_pdf(html, root=mini) == from_workers["alpha.pdf"]
+    built, from_workers = clean_build
+    html = (built / "build/alpha.html").read_text(encoding="utf-8")
+    assert render_pdf(html, root=built) == from_workers["alpha.pdf"]
 
     # No worker can start (no processes left, say): the build renders the PDFs itself.
     def cannot_start() -> None:
         raise pdfworker.WorkerGone("cannot start a PDF worker: no processes left")
 
     monkeypatch.setattr(pdfworker, "PdfWorker", cannot_start)
-    twin = tmp_path / "twin"
-    shutil.copytree(mini, twin)
+    twin = copy_project("mini", tmp_path / "twin")
     events = build(twin, force=True, jobs=2)
     assert all(o.status == "built" for o in events.outcomes)
     assert outputs(twin) == from_workers
