@@ -184,8 +184,9 @@ def run_program(
     may write only in its working folder, its own temp folder and the machine's temp folders
     that hold none of ``protected`` (the project, the output folder), where the system allows.
 
-    With ``warm``, the program is forked from a warm interpreter that has NumPy, matplotlib
-    and (if the program imports it) PyTorch loaded already; else, or if that fails, it runs in
+    With ``warm``, the program is forked from a warm interpreter that has loaded what it
+    imports already (nothing more for a program of the standard library alone; NumPy and
+    matplotlib; those and PyTorch: ``warm.program_kind``); else, or if that fails, it runs in
     a new interpreter. Either way it starts from a state no other program touched.
 
     Setting ``cancel`` kills the program and raises :class:`RunCancelled` within a fraction of a
