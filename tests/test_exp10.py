@@ -11,6 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 from test_exp5 import listing_source
+from test_page_furniture import needs_browser, phone_layout
 
 from labreport.spec import load_experiment
 
@@ -142,3 +143,11 @@ def test_theory_states_rnn_and_lstm_equations_and_every_check_passes(soup: Beaut
     checks = soup.select("section.checks tr.check")
     assert len(checks) == 4
     assert [li["class"] for li in checks] == [["check", "passed"]] * 4
+
+
+@needs_browser
+def test_nothing_scrolls_sideways_at_phone_width(built: dict[str, Path], tmp_path: Path) -> None:
+    """The course's record at 360 px in a real browser: its checks table, formulas and
+    listing stay within the screen or scroll in their own box (#16 point 7)."""
+    layout = phone_layout(built["html"], tmp_path)
+    assert layout["scroll"] <= layout["width"] and layout["wide"] == [], layout

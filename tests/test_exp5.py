@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
+from test_page_furniture import needs_browser, phone_layout
 
 from labreport.listing import MARK
 from labreport.protocol import RESULTS_ENV
@@ -183,3 +184,11 @@ def test_theory_states_the_equations_and_the_checks_pass(soup: BeautifulSoup) ->
     assert len(formulas) == 3
     checks = soup.select("section.result tr.check")
     assert len(checks) == 2 and all("passed" in li["class"] for li in checks)
+
+
+@needs_browser
+def test_nothing_scrolls_sideways_at_phone_width(built: dict[str, Path], tmp_path: Path) -> None:
+    """The course's record at 360 px in a real browser: its checks table, formulas and
+    listing stay within the screen or scroll in their own box (#16 point 7)."""
+    layout = phone_layout(built["html"], tmp_path)
+    assert layout["scroll"] <= layout["width"] and layout["wide"] == [], layout

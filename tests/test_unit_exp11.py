@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_page_furniture import needs_browser, phone_layout
 from test_unit_experiments import assert_complete, build_unit
 
 pytestmark = pytest.mark.slow
@@ -18,3 +19,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_exp11_is_complete_and_every_check_passes(built: Path) -> None:
     assert_complete(built, "exp11")
+
+
+@needs_browser
+def test_nothing_scrolls_sideways_at_phone_width(built: Path, tmp_path: Path) -> None:
+    layout = phone_layout(built / "build" / "exp11.html", tmp_path)
+    assert layout["scroll"] <= layout["width"] and layout["wide"] == [], layout

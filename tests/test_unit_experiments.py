@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
+from test_page_furniture import needs_browser, phone_layout
 
 from labreport.cli import cli
 from labreport.spec import load_experiment
@@ -66,3 +67,12 @@ def test_numpy_lstm_gradients_agree(built: Path) -> None:
     assert any("results.grad_check_max_rel_error < 1e-6" in c for c in checks)
     assert any("results.max_abs_diff_forward < 1e-12" in c for c in checks)
     assert "torch.nn.LSTM" in text
+
+
+@needs_browser
+@pytest.mark.parametrize("exp", UNIT)
+def test_nothing_scrolls_sideways_at_phone_width(built: Path, exp: str, tmp_path: Path) -> None:
+    """At 360 px in a real browser (#16 point 7): exp12-14's checks tables carry long
+    measured values, which once pushed the page 7-27 px wider than the phone."""
+    layout = phone_layout(built / "build" / f"{exp}.html", tmp_path)
+    assert layout["scroll"] <= layout["width"] and layout["wide"] == [], layout
