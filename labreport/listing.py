@@ -285,7 +285,11 @@ def _better_break(line: list[Token]) -> int | None:
         used -= len(line[i][1])
         if used < total // 2:
             return None
-        if line[i - 1][1][-1:] in _GOOD_BREAK_AFTER and line[i - 1][0] != "cont":
+        if (
+            line[i - 1][1][-1:] in _GOOD_BREAK_AFTER
+            and line[i - 1][0] != "cont"
+            and not _in_string(line[i - 1][0], line[i][0])
+        ):
             return i
     return None
 

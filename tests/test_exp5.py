@@ -180,8 +180,12 @@ def test_pdf_metadata_and_embedded_fonts(pdf: PdfReader) -> None:
 
 def test_theory_states_the_equations_and_the_checks_pass(soup: BeautifulSoup) -> None:
     formulas = [img["alt"] for img in soup.select("section.theory img.math-display")]
-    assert formulas[0] == "h_t = \\tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h)"
-    assert len(formulas) == 3
+    # the state and output updates as one block, aligned on their = signs
+    assert formulas[0] == (
+        "\\begin{aligned} h_t &= \\tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h) \\\\ "
+        "y_t &= W_{hy} h_t + b_y \\end{aligned}"
+    )
+    assert len(formulas) == 2
     checks = soup.select("section.result tr.check")
     assert len(checks) == 2 and all("passed" in li["class"] for li in checks)
 
