@@ -233,22 +233,22 @@ def main(seed):
     record("eps_errors", [float(err) for err in sweep])  # for eps = 1e-1, ..., 1e-9
 
     # ---- Figure ---------------------------------------------------------------------
-    fig, (ax_scatter, ax_eps) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_scatter, ax_eps) = plt.subplots(1, 2, figsize=(9, 4))
     # Absolute values on log axes, so that entries of every size can be compared.
     ax_scatter.loglog(np.abs(numeric_all), np.abs(analytic_all), "o", ms=4, alpha=0.7)
     lo, hi = np.abs(analytic_all).min() / 2, np.abs(analytic_all).max() * 2
     ax_scatter.loglog([lo, hi], [lo, hi], "k--", linewidth=1, label="y = x")
     ax_scatter.set_xlabel("|finite-difference gradient|")
     ax_scatter.set_ylabel("|BPTT gradient|")
-    ax_scatter.set_title(f"All {len(analytic_all)} gradient entries (eps = {eps:g})")
+    ax_scatter.set_title(f"{len(analytic_all)} gradient entries, eps = {eps:g}")
     ax_scatter.legend()
     ax_eps.loglog(eps_values, sweep, "o-")
     ax_eps.axhline(1e-6, color="gray", linestyle="--", label="pass threshold 1e-6")
     ax_eps.axvline(eps, color="tab:red", linestyle=":", label=f"eps used = {eps:g}")
     ax_eps.invert_xaxis()
     ax_eps.set_xlabel("finite-difference step eps")
-    ax_eps.set_ylabel("largest relative error of an array")
-    ax_eps.set_title("Truncation error (large eps) vs round-off (small eps)")
+    ax_eps.set_ylabel("largest relative error")
+    ax_eps.set_title("Error against the step eps")
     ax_eps.legend()
     fig.suptitle("Gradient check of the NumPy LSTM")
     fig.tight_layout()

@@ -110,7 +110,7 @@ for k in range(1, len(SWEEP)):
         break
 
 # ---- Figure ---------------------------------------------------------------------
-fig, (ax_bar, ax_words) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax_bar, ax_words) = plt.subplots(1, 2, figsize=(9, 4))
 width = 0.27
 for k, t in enumerate(SHOWN):
     x = [j + (k - 1) * width for j in range(len(top))]
@@ -119,15 +119,15 @@ for k, t in enumerate(SHOWN):
 ax_bar.set_xticks(range(len(top)), [repr(chars[i]) for i in top])
 ax_bar.set_xlabel(f"next character after {prompt!r}")
 ax_bar.set_ylabel("probability")
-ax_bar.set_title("softmax(logits / T) for one prediction")
+ax_bar.set_title("softmax(logits / T), one prediction")
 ax_bar.legend()
 ax_words.plot(SWEEP, real_frac, "o-", label="real words (occur in the story)")
 ax_words.plot(SWEEP, distinct_frac, "s-", label="distinct words (variety)")
 ax_words.plot(SWEEP, repeated_frac, "^--", label="repeated 3-word phrases (looping)")
 ax_words.set_xlabel("temperature T")
-ax_words.set_ylabel(f"fraction, average over {N_TEXTS} texts")
+ax_words.set_ylabel(f"fraction (mean of {N_TEXTS} texts)")
 ax_words.set_ylim(0, 1.05)
-ax_words.set_title(f"Words in texts of {LENGTH} generated characters")
+ax_words.set_title(f"Words in {LENGTH}-character texts")
 ax_words.legend()
 ax_words.grid(True, alpha=0.3)
 fig.suptitle("Sampling temperature: confident and repetitive, or varied and garbled")
