@@ -49,7 +49,7 @@ _MARGIN = 0.5  # units of blank around the ink, so antialiasing is not cut off
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _lock = threading.Lock()  # ziamath's configuration and font caches are global, not thread-safe
 # Bump when the drawing changes (settings above, the checks, the SVG): old entries then miss.
-_DRAWING_VERSION = 3  # 3: an aligned block's rows spaced like lines
+_DRAWING_VERSION = 4  # 4: inline, a big operator's scripts beside it
 # Where drawn formulas are kept while a build renders; unset (None) means memory only.
 _cache_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "labreport_formula_cache", default=None
@@ -305,7 +305,32 @@ def _mathml(source: str, display: bool) -> str:
                 and "form" not in sign.attrib
             ):  # fmt: skip
                 sign.set("form", "prefix")
+    if not display:
+        _scripts_beside_operators(root)
     return ET.tostring(root, encoding="unicode")
+
+
+_BIG_OPERATORS = frozenset("\u2211\u220f\u2210\u222b\u222c\u222d\u222e\u22c3\u22c2\u2a01\u2a02")
+_SCRIPTED = frozenset({"msub", "msup", "msubsup"})
+
+
+def _scripts_beside_operators(root: ET.Element) -> None:
+    """Inline, a big operator's scripts sit beside it as any letter's do (TeX's text style):
+    ziamath hangs them below the operator's own depth, and an inline ``\\sum_t`` then reached
+    0.65 em under the baseline (``\\int_0^1`` 1.2 em), pushing the next line of text away. The
+    operator is set as an ordinary symbol of text size, with the thin space an operator has
+    after it."""
+    for parent in list(root.iter()):
+        for i in reversed(range(len(parent))):  # from the end: an insertion moves what follows
+            scripted = parent[i]
+            base = scripted[0] if len(scripted) else None
+            if (
+                _local(scripted.tag) in _SCRIPTED and base is not None
+                and _local(base.tag) == "mo" and (base.text or "").strip() in _BIG_OPERATORS
+            ):  # fmt: skip
+                namespace = base.tag[: -len("mo")]
+                base.tag = namespace + "mn"
+                parent.insert(i + 1, ET.Element(namespace + "mspace", {"width": "0.167em"}))
 
 
 def _local(tag: str) -> str:

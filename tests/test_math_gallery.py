@@ -138,6 +138,34 @@ def test_inline_letters_with_scripts_keep_within_a_line_of_text() -> None:
         assert formula.depth_em <= 0.35, tex
 
 
+def test_an_inline_sum_or_product_with_a_subscript_keeps_within_a_line_of_text() -> None:
+    """#16: inline `∑_t` opened a gap between lines (its subscript hung below the operator's
+    own depth, 0.65 em under the baseline). Inline, the scripts sit beside the operator as a
+    letter's do, so it stays within the line as `h_t` does; with both limits only the
+    superscript reaches a little higher."""
+    for tex in [r"L = \sum_t L_t", r"\prod_k J_k", r"\sum_{t=1} x_t", r"\int_0 f"]:
+        formula = render_formula(tex, False)
+        assert formula.height_em - formula.depth_em <= 1.05, tex
+        assert formula.depth_em <= 0.35, tex
+    both = render_formula(r"\sum_{t=1}^{T} \delta a_t", False)
+    assert both.depth_em <= 0.35 and both.height_em - both.depth_em <= 1.25
+
+
+def test_a_paragraph_with_inline_sums_keeps_its_line_spacing() -> None:
+    """Laid out by WeasyPrint: every line of a paragraph with `L = ∑_t L_t` and `∏_k J_k` in it
+    is as far from the next as in plain text."""
+    from labreport.pagecheck import flow
+    from labreport.pdf import load_weasyprint
+
+    sums = [render_formula(t, False).img(False, t) for t in (r"L = \sum_t L_t", r"\prod_k J_k")]
+    words = " word" * 25
+    style = "font-size: 10.5pt; line-height: 1.4; width: 80mm"
+    body = f"<p style='{style}'>{words}{sums[0]}{words}{sums[1]}{words}</p>"
+    lines = flow(load_weasyprint().HTML(string=body).render())[0]
+    pitches = {round(b.bottom - a.bottom, 1) for a, b in zip(lines, lines[1:], strict=False)}
+    assert len(lines) > 6 and len(pitches) == 1, pitches
+
+
 def _shape(d: str) -> list[float]:
     """A path's numbers, moved so that its first point is at (0, 0)."""
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", d)]
