@@ -128,6 +128,27 @@ def test_limits_do_not_collide_with_their_neighbours() -> None:
     assert whole >= left + alone + right
 
 
+def _glyph_boxes(svg: bytes) -> list[tuple[float, float]]:
+    """The x extent of every glyph (path) of a drawn formula, left to right."""
+    boxes = []
+    for path in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}path"):
+        xs = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", path.get("d", ""))][0::2]
+        if xs:
+            boxes.append((min(xs), max(xs)))
+    return sorted(boxes)
+
+
+@pytest.mark.parametrize("operator", [r"\prod_{k=t+1}^{T}", r"\sum_{t=1}^{T}"])
+def test_displayed_limits_stay_clear_of_the_letters_beside_them(operator: str) -> None:
+    """The lower limit k=t+1 is wider than the product sign: set between two letters, every
+    glyph of the operator and its limits lies strictly between them."""
+    boxes = _glyph_boxes(render_formula(f"a {operator} b", True).svg)
+    a_right, b_left = boxes[0][1], boxes[-1][0]
+    middle = boxes[1:-1]
+    assert len(middle) >= 4  # the operator and its limits
+    assert all(a_right < left and right < b_left for left, right in middle), boxes
+
+
 def test_inline_letters_with_scripts_keep_within_a_line_of_text() -> None:
     """The body's line is 1.4 em: its text reaches ~1.05 em above the baseline and ~0.35 em
     below. A letter with a subscript, a hat or a superscript drawn inline stays inside it, so
