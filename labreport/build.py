@@ -51,7 +51,7 @@ from labreport.results import (
 from labreport.runner import prestart, run_program
 from labreport.scratch import copy_experiment, reap_once, scratch_folder
 from labreport.state import BuildState, inputs_digest
-from labreport.themes import ThemeSearchPath
+from labreport.themes import ENTRY, HANDOUT_ENTRY, ThemeSearchPath
 from labreport.warm import WarmPool
 
 if TYPE_CHECKING:
@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Format = Literal["html", "pdf"]
+# A handout's files and state are the record's name with this before the suffix:
+# build/exp5.handout.html. An id has no dot, so no experiment's record can take that name.
+HANDOUT_SUFFIX = ".handout"
 # Threads per program for torch and BLAS. Fixed, so that a result never depends on --jobs (torch's
 # numbers change with the thread count) and jobs x threads never exceeds the cores. Measured on
 # the course's small models: one thread is as fast as two, and far steadier on a busy machine.
@@ -101,6 +104,7 @@ class BuildOptions:
     force: bool = False
     strict: bool = False  # a failed check fails the experiment
     warm: bool = True  # fork programs from a warm interpreter (see labreport.warm)
+    handout: bool = False  # the handout a student gets before the lab; runs nothing
 
 
 class BuildEvents(Protocol):
@@ -238,7 +242,14 @@ class Builder:
             raise RunCancelled("the build was interrupted")
 
     # ------------------------------------------------------------------ one experiment
+    def output_stem(self, exp_id: str) -> str:
+        """The name of the experiment's outputs and build state, without a suffix: ``exp5``,
+        or ``exp5.handout`` for its handout (the two stay up to date independently)."""
+        return exp_id + HANDOUT_SUFFIX if self.options.handout else exp_id
+
     def _build(self, exp_id: str, start: float) -> ExperimentOutcome:
+        if self.options.handout:
+            return self._build_handout(exp_id, start)
         folder = self.project.experiments_dir / exp_id
         made_from = self._inputs_digest(folder)  # before the spec is read: an edit during
         digest = self._with_env(made_from, self.state.passed_env(exp_id))  # the build rebuilds
@@ -260,14 +271,11 @@ class Builder:
         runs, ran, cached = self.run_programs(source, warnings)
         self._check_cancelled()
         failed_checks: list[str] = []
-        rendered = self._render(source, runs, warnings, failed_checks)
+        context = self.context(source, runs)
+        rendered = self._render(source, context, warnings, failed_checks)
         self._check_cancelled()
         self._check_strict(exp_id, failed_checks)
-        written = []
-        for fmt, data in rendered.items():
-            target = self.out_dir / f"{exp_id}.{fmt}"
-            write_atomic(target, data)
-            written.append(target)
+        written = self._write(exp_id, rendered)
         # One clock reading: the summary and the next batch's ordering see the same duration.
         elapsed = time.perf_counter() - start
         passed = self._passed_env(source)
@@ -281,6 +289,46 @@ class Builder:
             warnings=tuple(warnings), failed_checks=tuple(failed_checks),
         )  # fmt: skip
 
+    def _build_handout(self, exp_id: str, start: float) -> ExperimentOutcome:
+        """The handout: the record's steps without running anything (no program, no run
+        cache), rendered with the theme's ``handout.html`` and remembered apart from it."""
+        folder = self.project.experiments_dir / exp_id
+        stem = self.output_stem(exp_id)
+        digest = self._inputs_digest(folder)  # read before the spec: an edit during it rebuilds
+        if not self.options.force and self.state.current(stem, digest) is not None:
+            return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
+        if "pdf" in self.options.formats:
+            self.pdf_pool.prestart()
+        from labreport.handout import handout_context
+        from labreport.spec import load_experiment
+
+        source = load_experiment(folder, display_root=self.project.root)
+        self._check_theme(source)
+        warnings = list(source.notices) + self._unshown(source)
+        display = str(source.spec_path.relative_to(self.project.root))
+        with self._render_lock, formulas.cached_in(self.work / "formulas"):
+            context = handout_context(self.project, source, display)
+        rendered = self._render(source, context, warnings, [], HANDOUT_ENTRY)
+        self._check_cancelled()
+        written = self._write(stem, rendered)
+        elapsed = time.perf_counter() - start
+        try:
+            self.state.save(stem, digest, written, elapsed)
+        except OutputError as exc:
+            warnings.append(f"not remembered as up to date: {exc.format_message()}")
+        return ExperimentOutcome(
+            exp_id, "built", tuple(written), duration=elapsed, warnings=tuple(warnings)
+        )
+
+    def _write(self, stem: str, rendered: dict[Format, bytes]) -> list[Path]:
+        """Each output as ``<out>/<stem>.<format>``, replaced atomically."""
+        written = []
+        for fmt, data in rendered.items():
+            target = self.out_dir / f"{stem}.{fmt}"
+            write_atomic(target, data)
+            written.append(target)
+        return written
+
     def _passed_env(self, source: ExperimentSource) -> tuple[str, ...]:
         """The variables the experiment's programs receive by name (spec and labreport.toml)."""
         names = [*self.project.config.run.pass_env]
@@ -292,10 +340,12 @@ class Builder:
         """What the outputs are made from. Not --strict: the record's bytes do not depend on
         it. It only decides whether a failed check fails the build, and the state remembers
         the failed checks."""
-        return inputs_digest(
-            folder, self.project.config_path, self.search_path.folders,
-            (self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS),
+        options: tuple[object, ...] = (
+            self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS,
         )  # fmt: skip
+        if self.options.handout:  # a record's digest stays what it was before handouts
+            options += ("handout",)
+        return inputs_digest(folder, self.project.config_path, self.search_path.folders, options)
 
     def _with_env(self, made_from: str, passed_env: Sequence[str]) -> str:
         """``made_from`` with the values of the variables passed by name, which are inputs
@@ -461,14 +511,15 @@ class Builder:
     def _render(
         self,
         source: ExperimentSource,
-        runs: list[RunResult],
+        context: RecordContext,
         warnings: list[str],
         failed_checks: list[str],
+        entry: str = ENTRY,
     ) -> dict[Format, bytes]:
+        """The outputs from the theme's ``entry`` template (the record's, or the handout's)."""
         from labreport.pdf import outside_references
         from labreport.render import render_html
 
-        context = self.context(source, runs)
         warnings += context.notices  # e.g. more figure captions than figures
         with self._render_lock:
             failed_checks += [
@@ -477,7 +528,7 @@ class Builder:
             ]  # fmt: skip
             try:
                 html = render_html(
-                    context, self.options.theme or source.spec.theme, self.search_path
+                    context, self.options.theme or source.spec.theme, self.search_path, entry
                 )
             except RenderError as exc:  # a theme's mistake: say which record hit it, and where
                 where = exc.format_message().replace(f"{self.project.root}{os.sep}", "")
@@ -490,7 +541,7 @@ class Builder:
         if "pdf" in self.options.formats:
             rendered["pdf"] = self._pdf(source, html, refused, breaks)
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
-        warnings += [f"{source.id}.pdf {problem}" for problem in breaks]
+        warnings += [f"{self.output_stem(source.id)}.pdf {problem}" for problem in breaks]
         return rendered
 
     def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:

@@ -158,6 +158,12 @@ def cli() -> None:
     "--fresh", is_flag=True,
     help="Start each program in a new interpreter instead of forking the warm one (slower).",
 )  # fmt: skip
+@click.option(
+    "--handout", is_flag=True,
+    help="Write the handout instead of the record: aim, theory, questions without answers, "
+    "the listings or skeletons the spec's handout: marks, ruled space to write in; no output, "
+    "figure or result. Runs no program. Files: build/EXP.handout.html and .pdf.",
+)  # fmt: skip
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -170,6 +176,7 @@ def build(
     quiet: bool,
     strict: bool,
     fresh: bool,
+    handout: bool,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -178,6 +185,10 @@ def build(
     run cache in .labreport/, so editing prose or templates only re-renders. An experiment whose
     inputs did not change at all is left alone ("up to date"). Each file written is printed on
     its own line; progress and the summary go to stderr. Exit status 1 if any experiment failed.
+
+    With --handout it writes each experiment's handout instead (build/EXP.handout.html and
+    .pdf), what a student gets before the lab, and runs nothing: the record and the handout are
+    up to date each on its own.
     """
     from labreport.build import Builder, BuildOptions
     from labreport.ids import discover, resolve_ids
@@ -198,7 +209,8 @@ def build(
         templates_dir=templates_dir.resolve() if templates_dir else None,
         force=force,
         strict=strict,
-        warm=not fresh,
+        warm=not fresh and not handout,  # a handout runs nothing: no warm interpreter
+        handout=handout,
     )
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:

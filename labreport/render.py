@@ -374,6 +374,11 @@ class RecordContext:
     generator: str
     notices: tuple[str, ...] = ()
     check_expressions: str = "hidden"
+    # A handout (build --handout): no answers, no runs, no checks (see labreport.handout).
+    handout: bool = False
+    # The theme's record.html, by the name that finds it on the search path: what the built-in
+    # handout.html extends, so a handout looks like the record of the same theme.
+    record_template: str = ""
 
     def variables(self) -> dict[str, Any]:
         """The template variables (a shallow mapping: views stay views)."""
@@ -391,16 +396,17 @@ def build_context(
     programs = _program_views(source, runs, prose, results, notices)
     rubric_totals = [r.total_marks for r in spec.rubric if r.total_marks is not None]
     obtained = [r.marks_obtained for r in spec.rubric if r.marks_obtained is not None]
+    experiment_prose: dict[str, Any] = {
+        name: (prose.inline if inline else prose.block)(getattr(spec, name), name, results)
+        for name, inline in EXPERIMENT_PROSE
+    }
     return RecordContext(
         id=source.id,
         spec=spec,
         number=spec.number,
         title=spec.title,
         doc_title=f"Experiment {spec.number}: {spec.title}",
-        **{
-            name: (prose.inline if inline else prose.block)(getattr(spec, name), name, results)
-            for name, inline in EXPERIMENT_PROSE
-        },
+        **experiment_prose,
         tools=spec.tools,
         prerequisites=[
             prose.inline(p, f"prerequisites[{i}]", results)
@@ -439,16 +445,23 @@ def build_context(
     )
 
 
-def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath) -> str:
-    """Render the theme's ``record.html`` with ``context``."""
+def render_html(
+    context: RecordContext, theme: str, search_path: ThemeSearchPath, entry: str = ENTRY
+) -> str:
+    """Render the theme's ``entry`` template (``record.html``, or ``handout.html`` for a
+    handout) with ``context``."""
     env = search_path.environment()
-    name = f"{theme}/{ENTRY}"
+    name = f"{theme}/{entry}"
     options = listing_options(search_path, theme)
     if options != ListingOptions():
         context = _with_listing_options(context, options)
     try:
         template = env.get_template(name)
-        shown = replace(context, check_expressions=search_path.check_expressions(theme))
+        shown = replace(
+            context,
+            check_expressions=search_path.check_expressions(theme),
+            record_template=f"{theme}/{ENTRY}",
+        )
         return template.render(shown.variables())
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name or name
@@ -456,6 +469,12 @@ def render_html(context: RecordContext, theme: str, search_path: ThemeSearchPath
     except jinja2.TemplateNotFound as exc:
         if exc.name == name:
             search_path.resolve_theme(theme, "theme")  # raises: the theme is gone
+            if entry != ENTRY:
+                raise RenderError(
+                    f"the theme '{theme}' has no {entry}", field="theme",
+                    fix=f"add {theme}/{entry} to your templates, e.g. one line: "
+                    '{% extends "builtin/classic/' + entry + '" %} (or builtin/worksheet/)',
+                ) from exc  # fmt: skip
         where = _template_location(exc) or f"{name}: "
         raise RenderError(f"{where}template not found: {exc.name}") from exc
     except RenderError as exc:  # an asset() that failed: say which template asked for it

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from labreport.errors import EXIT_USAGE, Problem, SpecError
 from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
 from labreport.listing import ShowError, parse_ranges, shown_lines, source_lines
+from labreport.skeleton import END, HIDE, SkeletonError, hidden_regions
 
 __all__ = ["ID_PATTERN", "SPEC_NAME", "discover", "resolve_ids"]
 MAX_NODES = 20_000  # far above any real spec, far below what an alias bomb expands to
@@ -69,6 +70,10 @@ class QA(_Model):
 
     question: str
     answer: str = ""
+    lines: int = Field(
+        4, ge=0, le=40,
+        description="Ruled lines the handout leaves for the answer (the answer is never shown).",
+    )  # fmt: skip
 
 
 class ShowLines(_Model):
@@ -84,6 +89,7 @@ class ShowRegion(_Model):
 
 
 Show = Literal["all", "none", "appendix"] | ShowLines | ShowRegion
+HandoutShow = Literal["listing", "skeleton", "none"]
 _SHOW_FIX = 'write all, none, appendix, {lines: "10-40"} or {region: NAME}'
 
 
@@ -150,10 +156,34 @@ class Program(_Model):
             "a figure without one is captioned with its own title."
         ),
     )
+    handout: HandoutShow | None = Field(
+        None,
+        description=(
+            "What the handout (build --handout) shows of the program: listing (the lines show: "
+            "lists), skeleton (the file skeleton: names, else the program with each region "
+            "between '# handout: hide' and '# handout: end' replaced by one line) or none "
+            "(the default: a handout never gives a solution away unless asked)."
+        ),
+    )
+    skeleton: str | None = Field(
+        None,
+        description=(
+            "A file of the experiment folder that the handout lists in place of the program, "
+            "e.g. rnn_skeleton.py (implies handout: skeleton); it is never run."
+        ),
+    )
     data: str | None = None
     result: str | None = None
     analysis: str | None = None
     inferences: str | None = None
+
+    @property
+    def handout_shows(self) -> HandoutShow:
+        """What the handout shows: ``handout:``, else skeleton where a file is named, else
+        nothing."""
+        if self.handout is not None:
+            return self.handout
+        return "skeleton" if self.skeleton is not None else "none"
 
     @field_validator("show", mode="before")
     @classmethod
@@ -738,35 +768,37 @@ def parse_spec(text: str, path: Path, notices: list[str] | None = None) -> Exper
 def _check_programs(source: ExperimentSource, display: Path) -> None:
     """Every program is a file inside the experiment folder: no ``..``, no absolute path, no
     symlink leading out (the folder is what gets copied, hashed and shown)."""
-    folder = source.folder.resolve()
     for i, program in enumerate(source.spec.programs):
-        field = f"programs[{i}].code"
-        shown = _shown(program.code)
-        raw = Path(program.code)
-        if raw.is_absolute() or ".." in raw.parts or "\0" in program.code or not program.code:
-            raise SpecError(
-                f"{shown} must be a path inside the experiment folder, relative to it "
-                "(e.g. train.py)", where=str(display), field=field,
-            )  # fmt: skip
-        try:
-            target = (source.folder / raw).resolve()
-            is_file = target.is_file()
-        except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
-            raise SpecError(
-                f"{shown} cannot be used: {exc}", where=str(display), field=field
-            ) from exc
-        if not target.is_relative_to(folder):
-            raise SpecError(
-                f"{display}: {field}: {shown} points outside the experiment folder "
-                f"(a symlink to {target}): copy the program into {source.folder.name}/"
-            )
-        if not is_file:
-            close = _nearest_file(program.code, _files_in(source.folder))
-            hint = f"; did you mean '{close}'?" if close else ""
-            raise SpecError(
-                f"no such file {shown} in {source.folder.name}/{hint}",
-                where=str(display), field=field,
-            )  # fmt: skip
+        _check_file(source, display, program.code, f"programs[{i}].code")
+
+
+def _check_file(source: ExperimentSource, display: Path, name: str, field: str) -> None:
+    """``name`` is a file inside the experiment folder (a program, a skeleton)."""
+    folder = source.folder.resolve()
+    shown = _shown(name)
+    raw = Path(name)
+    if raw.is_absolute() or ".." in raw.parts or "\0" in name or not name:
+        raise SpecError(
+            f"{shown} must be a path inside the experiment folder, relative to it "
+            "(e.g. train.py)", where=str(display), field=field,
+        )  # fmt: skip
+    try:
+        target = (source.folder / raw).resolve()
+        is_file = target.is_file()
+    except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop
+        raise SpecError(f"{shown} cannot be used: {exc}", where=str(display), field=field) from exc
+    if not target.is_relative_to(folder):
+        raise SpecError(
+            f"{display}: {field}: {shown} points outside the experiment folder "
+            f"(a symlink to {target}): copy the file into {source.folder.name}/"
+        )
+    if not is_file:
+        close = _nearest_file(name, _files_in(source.folder))
+        hint = f"; did you mean '{close}'?" if close else ""
+        raise SpecError(
+            f"no such file {shown} in {source.folder.name}/{hint}",
+            where=str(display), field=field,
+        )  # fmt: skip
 
 
 def _nearest_file(code: str, files: list[str]) -> str | None:
@@ -844,6 +876,7 @@ def load_experiment(folder: Path, *, display_root: Path | None = None) -> Experi
     source = ExperimentSource(folder.name, folder, spec_path, spec, tuple(notices))
     _check_programs(source, display)
     _check_shows(source, display)
+    _check_handouts(source, display)
     return source
 
 
@@ -864,5 +897,49 @@ def _check_shows(source: ExperimentSource, display: Path) -> None:
             what = f"{program.code}: {exc.what}"
             field = f"programs[{i}].show"
             problems.append(Problem(str(display), what, field, exc.fix, exit_code=EXIT_USAGE))
+    if problems:
+        raise SpecError(problems=problems)
+
+
+def _check_handouts(source: ExperimentSource, display: Path) -> None:
+    """What each program's ``handout:`` asks for can be made: its skeleton file exists, its
+    ``# handout: hide`` regions pair up, a listing lists something. Found when the spec is
+    read, so ``validate`` and a record's build say it as the handout's build would."""
+    problems = []
+    for i, program in enumerate(source.spec.programs):
+        field = f"programs[{i}]"
+        mode = program.handout_shows
+        if program.skeleton is not None:
+            if program.handout not in (None, "skeleton"):
+                problems.append(Problem(
+                    str(display), f"a skeleton file is listed only with handout: skeleton, "
+                    f"not with handout: {program.handout}", f"{field}.skeleton",
+                    "write handout: skeleton, or remove skeleton:", exit_code=EXIT_USAGE,
+                ))  # fmt: skip
+                continue
+            _check_file(source, display, program.skeleton, f"{field}.skeleton")
+        elif mode == "skeleton":
+            text = source.program_path(program).read_text(encoding="utf-8", errors="replace")
+            try:
+                regions = hidden_regions(text)
+            except SkeletonError as exc:
+                where = f"{display.parent / program.code}:{exc.line}"
+                problems.append(Problem(
+                    where, exc.what, f"{field}.handout", exc.fix, exit_code=EXIT_USAGE
+                ))  # fmt: skip
+                continue
+            if not regions:
+                problems.append(Problem(
+                    str(display), f"skeleton, but {program.code} marks no region to leave out",
+                    f"{field}.handout", f"mark the student's part with '{HIDE}' … "
+                    f"'{END}', name a file with skeleton:, or write handout: listing",
+                    exit_code=EXIT_USAGE,
+                ))  # fmt: skip
+        elif mode == "listing" and program.show == "none":
+            problems.append(Problem(
+                str(display), "listing, but show: none lists no line of the program",
+                f"{field}.handout", "write handout: none, or choose the lines with show:",
+                exit_code=EXIT_USAGE,
+            ))  # fmt: skip
     if problems:
         raise SpecError(problems=problems)

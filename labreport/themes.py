@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import jinja2
 
 ENTRY = "record.html"
+HANDOUT_ENTRY = "handout.html"  # a theme's handout (build --handout); extends its record.html
 THEME_INFO = "theme.toml"  # what a theme says about itself: the spec fields it shows
 BUILTIN_PREFIX = "builtin/"
 #: Largest asset (logo, font, image) a theme may inline: records are mailed around.

@@ -1,0 +1,1 @@
+print("CL-HELPER-" + "PRINTED")  # CL-HELPER-SOURCE

@@ -1,0 +1,2 @@
+product = 1234 * 5
+print(f"PRODUCT={product}")

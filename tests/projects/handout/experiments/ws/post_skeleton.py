@@ -1,0 +1,3 @@
+def volume(r):
+    # WS-SKELETON-FILE: four thirds pi r cubed
+    ...
