@@ -12,6 +12,7 @@ an answer, a result, a recorded value or a check to show, even by ``{{ spec.viva
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from labreport.errors import RenderError
@@ -28,10 +29,12 @@ from labreport.results import RunResult
 from labreport.skeleton import skeleton_source
 from labreport.spec import Experiment, ExperimentSource, Program
 
-# What a prose field of the handout may not use, and what to do about it.
+# A recorded value in a prose field the handout shows: said so, with what to do instead.
+_NO_RESULTS = re.compile(r", which no program recorded \(recorded: .*\)$")
+_NO_RESULTS_WHAT = ": a handout is made before any program runs, so it has no recorded values"
 _NO_RESULTS_FIX = (
-    "a handout is made before any program runs: write the value into the text, or move the "
-    "sentence to a field the handout leaves out (result, a program's data or analysis)"
+    "write the value into the text, or move the sentence to result:, or a program's data: or "
+    "analysis:, which the handout leaves out"
 )
 
 
@@ -76,9 +79,10 @@ def handout_context(project: Project, source: ExperimentSource, display: str) ->
         context = build_context(project, stripped, unrun, display)
     except RenderError as exc:
         problems = [
-            replace(p, fix=_NO_RESULTS_FIX) if "no program recorded" in p.what else p
+            replace(p, what=_NO_RESULTS.sub(_NO_RESULTS_WHAT, p.what), fix=_NO_RESULTS_FIX)
+            if _NO_RESULTS.search(p.what) else p
             for p in exc.problems
-        ]
+        ]  # fmt: skip
         raise RenderError(problems=problems) from exc
     views = {
         id(view): _handout_view(stripped, program, view)
