@@ -458,6 +458,9 @@ class Builder:
         """Each program with its limits and its cache key."""
         files = experiment_files(source.folder)
         codes = [program.code for program in source.spec.programs]
+        # A handout's skeleton file is never run: like a sibling program, it keys no run that
+        # does not name it, so editing it re-renders the record without re-running anything.
+        codes += [program.skeleton for program in source.spec.programs if program.skeleton]
         shared = source.spec.workdir == "shared"
         plan = []
         previous: str | None = None

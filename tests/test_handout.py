@@ -107,10 +107,11 @@ def test_the_classic_handout_shows_no_output_result_check_or_mark(
         assert leaked not in text, leaked
     for absent in ("pre.output", "figure", "table.checks", ".provenance", ".run-error"):
         assert not page.select(absent), absent
-    # handout: listing lists the program; the default, none, lists nothing of helper.py
+    # handout: listing lists the program; skeleton: FILE lists that file in its place
     listings = page.select(".code-listing")
-    assert [div["data-program"] for div in listings] == ["product.py"]
+    assert [div["data-program"] for div in listings] == ["product.py", "helper.py"]
     assert "product = 1234 * 5" in " ".join(listings[0].get_text().split())
+    assert "CL-HELPER-START: print the two words" in listings[1].get_text()
     assert [int(r["data-lines"]) for r in page.select(".ruled")] == [6, 6, 3]
     assessment = page.select_one("table.assessment")
     assert assessment is not None and "Concept (A)" in assessment.get_text()
@@ -141,6 +142,13 @@ def test_the_worksheet_handout_has_questions_with_space_and_no_answers(
     assert page.select_one("section.closing") is not None  # the evaluator's block
     for absent in ("pre.output", "figure", "section.checks", ".provenance"):
         assert not page.select(absent), absent
+    # handout: none (the default) lists nothing of extra.py, and leaves space to write it
+    assert "WS-EXTRA-SOURCE" not in text
+    extra = page.select("article.program")[1]
+    assert "Print something extra." in extra.get_text()
+    procedure = extra.select_one(".procedure")
+    assert procedure is not None and not procedure.select(".code-listing")
+    assert procedure.select_one(".ruled")["data-lines"] == "8"  # type: ignore[index]
 
 
 def test_a_skeleton_replaces_the_marked_region_or_lists_its_own_file(
@@ -164,6 +172,13 @@ def test_handout_and_record_are_up_to_date_each_on_its_own(built: dict[str, obje
     code, output = _invoke(root, "build", "cl", "--handout", "--format", "html", "--theme",
                            "worksheet")  # fmt: skip
     assert code == 0 and "built" in output, output  # other options: another handout
+    # A skeleton file is no input of any run: editing it re-renders, re-runs nothing.
+    (root / "experiments" / "cl" / "helper_start.py").write_text("# CL-HELPER-START, edited\n")
+    code, output = _invoke(root, "build", "cl", "--format", "html")
+    assert code == 0 and "built in" in output and "(0 runs, 2 from cache)" in output, output
+    code, output = _invoke(root, "build", "cl", "--handout", "--format", "html")
+    assert code == 0 and "built in" in output, output
+    assert "CL-HELPER-START, edited" in _text(_page(built, "cl.handout.html"))
 
 
 @pytest.mark.parametrize(
@@ -173,7 +188,7 @@ def test_handout_and_record_are_up_to_date_each_on_its_own(built: dict[str, obje
          "programs[0].skeleton: no such file 'gone.py'"),
         ((("    skeleton: post_skeleton.py\n",
            "    skeleton: post_skeleton.py\n    handout: listing\n"),),
-         "programs[1].skeleton: a skeleton file is listed only with handout: skeleton"),
+         "programs[2].skeleton: a skeleton file is listed only with handout: skeleton"),
         ((("    handout: skeleton\n", "    handout: listing\n    show: none\n"),),
          "programs[0].handout: listing, but show: none lists no line"),
         ((("    handout: skeleton\n", "    handout: sketch\n"),),

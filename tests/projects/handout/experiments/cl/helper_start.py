@@ -1,0 +1,1 @@
+# CL-HELPER-START: print the two words

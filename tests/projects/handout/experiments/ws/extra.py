@@ -1,0 +1,1 @@
+print("WS-EXTRA-SOURCE")
