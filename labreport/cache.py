@@ -41,8 +41,9 @@ def program_inputs(
     folder: Path, folder_files: dict[str, str], code: str, programs: Sequence[str]
 ) -> dict[str, str]:
     """The files of ``folder`` that can change the run of the program ``code``: all of them
-    (it can import or read any), except the spec's other programs when neither it nor a helper
-    module names them. So editing one program re-runs that program, not its siblings.
+    (it can import or read any), except ``programs`` (the spec's other programs, and the
+    handout's skeleton files) when neither it nor a helper module names them. So editing one
+    program re-runs that program, not its siblings.
 
     "Names" is textual and deliberately broad: the other program's file stem as a word anywhere
     in the text (an import, a path in a string, a comment) keeps it in the key.
