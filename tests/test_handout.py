@@ -224,6 +224,22 @@ def test_unpaired_markers_are_named_by_file_and_line(tmp_path: Path) -> None:
     assert not (root / "build").exists()
 
 
+def test_a_recorded_value_in_the_theory_cannot_be_in_a_handout(tmp_path: Path) -> None:
+    root = copy_project("handout", tmp_path / "project")
+    spec = root / "experiments" / "ws" / "experiment.yaml"
+    text = spec.read_text(encoding="utf-8")
+    text = text.replace("theory: The area", "theory: >-\n  {{ results.area_value }} The area")
+    spec.write_text(text, encoding="utf-8")
+    code, output = _invoke(root, "build", "ws", "--handout", "--format", "html")
+    assert code == 1
+    assert output.strip().splitlines()[-1] == (
+        "Error: experiments/ws/experiment.yaml: theory: uses results.area_value: a handout is "
+        "made before any program runs, so it has no recorded values (write the value into the "
+        "text, or move the sentence to result:, or a program's data: or analysis:, which the "
+        "handout leaves out)"
+    )
+
+
 def test_a_theme_without_a_handout_says_how_to_add_one(tmp_path: Path) -> None:
     root = copy_project("handout", tmp_path / "project")
     mine = root / "templates" / "mine"
