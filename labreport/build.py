@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Format = Literal["html", "pdf"]
+Format = Literal["html", "pdf", "docx"]
 # A handout's files and state are the record's name with this before the suffix:
 # build/exp5.handout.html. An id has no dot, so no experiment's record can take that name.
 HANDOUT_SUFFIX = ".handout"
@@ -545,7 +545,25 @@ class Builder:
             rendered["pdf"] = self._pdf(source, html, refused, breaks)
         warnings += [f"not fetched, outside the project: {url}" for url in refused]
         warnings += [f"{self.output_stem(source.id)}.pdf {problem}" for problem in breaks]
+        if "docx" in self.options.formats:
+            rendered["docx"] = self._docx(source, context, warnings)
         return rendered
+
+    def _docx(self, source: ExperimentSource, context: RecordContext, warnings: list[str]) -> bytes:
+        """The Word record (:mod:`labreport.word`), in the structure of the record's theme."""
+        from labreport.render import listing_options
+        from labreport.word.themes import THEMES, render_docx
+
+        theme = self.options.theme or source.spec.theme
+        if theme not in THEMES:
+            warnings.append(
+                f"{source.id}.docx: Word output knows the built-in themes only: theme {theme!r} "
+                "is written in the classic structure"
+            )
+        with self._render_lock:
+            options = listing_options(self.search_path, theme)
+            shown = self.search_path.check_expressions(theme)
+            return render_docx(context, theme, options, shown)
 
     def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:
         """What the theme renders: the prose filled in with the runs' values (a value no run

@@ -138,8 +138,10 @@ def cli() -> None:
 @click.argument("experiments", nargs=-1, metavar="EXP...")
 @click.option("--all", "build_all", is_flag=True, help="Build every experiment of the project.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "pdf", "all"]), default="all", show_default=True,
-    help="Which outputs to write.",
+    "--format", "fmt", type=click.Choice(["html", "pdf", "docx", "all"]), default="all",
+    show_default=True,
+    help="Which outputs to write: all is html and pdf; docx is an editable Word document "
+    "(needs the labreport[docx] extra).",
 )  # fmt: skip
 @_out_option
 @click.option(
@@ -202,6 +204,10 @@ def build(
     else:
         raise click.UsageError("name at least one experiment (see `labreport list`) or use --all")
     formats = ("html", "pdf") if fmt == "all" else (fmt,)
+    if "docx" in formats:
+        from labreport.word.package import require_word
+
+        require_word()  # before anything runs: a missing extra is said at once
     options = BuildOptions(
         formats=formats,  # type: ignore[arg-type]
         out_dir=out_dir.resolve() if out_dir else None,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for labreport: the system libraries WeasyPrint needs (Pango, HarfBuzz's
-# font subsetter, DejaVu fonts), a virtual environment in .venv with the CPU build of torch, and
+# font subsetter, DejaVu fonts; Cairo for the Word output's figures), a virtual environment in .venv with the CPU build of torch, and
 # labreport with its test extra.
 # Safe to run again: every step is skipped or is a no-op when already done.
 set -euo pipefail
@@ -11,6 +11,8 @@ ldconfig -p | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0)
 ldconfig -p | grep -q 'libpangoft2-1.0.so' || missing+=(libpangoft2-1.0-0)
 # WeasyPrint subsets embedded fonts with HarfBuzz (and warns from version 70 on without it).
 ldconfig -p | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
+# Word output (labreport[docx], in the test extra) draws figures with CairoSVG, on libcairo.
+ldconfig -p | grep -q 'libcairo.so.2' || missing+=(libcairo2)
 { command -v fc-list >/dev/null && fc-list | grep -q 'DejaVuSans'; } || missing+=(fonts-dejavu-core)
 if ((${#missing[@]})); then
   echo "setup: installing system packages: ${missing[*]}"
