@@ -252,8 +252,9 @@ class Builder:
             return self._build_handout(exp_id, start)
         folder = self.project.experiments_dir / exp_id
         made_from = self._inputs_digest(folder)  # before the spec is read: an edit during
-        digest = self._with_env(made_from, self.state.passed_env(exp_id))  # the build rebuilds
-        owed = None if self.options.force else self.state.current(exp_id, digest)
+        kept = self._state_id(exp_id)
+        digest = self._with_env(made_from, self.state.passed_env(kept))  # the build rebuilds
+        owed = None if self.options.force else self.state.current(kept, digest)
         if owed is not None:
             self._check_strict(exp_id, owed)  # up to date, but still owing what --strict wants
             return ExperimentOutcome(
@@ -281,7 +282,7 @@ class Builder:
         passed = self._passed_env(source)
         digest = self._with_env(made_from, passed)  # with the names this spec passes
         try:
-            self.state.save(exp_id, digest, written, elapsed, failed_checks, passed)
+            self.state.save(kept, digest, written, elapsed, failed_checks, passed)
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
@@ -328,6 +329,14 @@ class Builder:
             write_atomic(target, data)
             written.append(target)
         return written
+
+    def _state_id(self, exp_id: str) -> str:
+        """Under which name the state remembers this build: each set of formats apart (an id
+        has no dot), so that `--format docx` and the default html + pdf are each up to date
+        on their own instead of rebuilding one another's outputs in turn."""
+        formats = self.options.formats
+        stem = self.output_stem(exp_id)
+        return stem if formats == ("html", "pdf") else f"{stem}.{'+'.join(formats)}"
 
     def _passed_env(self, source: ExperimentSource) -> tuple[str, ...]:
         """The variables the experiment's programs receive by name (spec and labreport.toml)."""
