@@ -16,7 +16,7 @@ from docx.shared import Pt, RGBColor
 
 from labreport.listing import ELIDED, ListingOptions
 from labreport.word import images, styles
-from labreport.word.flow import Container, Flow, Format, add_table
+from labreport.word.flow import Container, Flow, Format, add_table, set_widths
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -192,10 +192,7 @@ def checks(flow: Flow, container: Container, items: list[CheckView]) -> None:
             verdict, "✓ passed" if check.passed else "✗ failed", Format(bold=not check.passed)
         )
         verdict.runs[-1].font.color.rgb = styles.PASSED if check.passed else styles.ERROR
-    widths = (0.55, 0.33, 0.12)
-    for row in table.rows:
-        for cell, share in zip(row.cells, widths, strict=True):
-            cell.width = Pt(flow.text_width * share)
+    set_widths(table, [flow.text_width * share for share in (0.55, 0.33, 0.12)])
 
 
 def provenance(flow: Flow, container: Container, text: str) -> None:

@@ -108,12 +108,14 @@ class Flow:
         markup: str,
         lead: Sequence[tuple[str, Format]] = (),
         style: str | None = None,
+        level: int = 0,
     ) -> None:
         """Block HTML (paragraphs, lists...) as paragraphs of ``container``; ``lead``: runs
-        that start the first paragraph (a label such as "Result:")."""
+        that start the first paragraph (a label such as "Result:"); ``level`` 1 for prose
+        that belongs to a list item (an answer), whose own lists go one step further in."""
         root = _parse(markup)
         self._lead = list(lead)
-        self._blocks(container, root, style, 0)
+        self._blocks(container, root, style, level)
         if self._lead:  # nothing came: the label stands alone
             self.new_paragraph(container, style)
 
@@ -370,6 +372,16 @@ def add_table(container: Container, rows: int, cols: int, width: float) -> Table
         table = container.add_table(rows, cols, Pt(width))
     table.style = styles.TABLE
     return table
+
+
+def set_widths(table: Table, widths: Sequence[float]) -> None:
+    """Column widths in points, in the table's grid and in each cell: Word reads the cells',
+    LibreOffice the grid's."""
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Pt(width)
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = Pt(width)
 
 
 def set_inline(run: Any) -> None:

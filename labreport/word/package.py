@@ -30,14 +30,14 @@ def require_word() -> None:
         import docx  # noqa: F401
     except ImportError as exc:
         raise RenderError(
-            f"Word output needs {exc.name or 'python-docx'}, which is not installed",
+            "Word output needs python-docx, which is not installed",
             where="--format docx", fix=f"install it with: {INSTALL}",
         ) from exc  # fmt: skip
     try:
         import cairosvg  # noqa: F401
     except ImportError as exc:
         raise RenderError(
-            f"Word output needs {exc.name or 'cairosvg'}, which is not installed",
+            "Word output needs CairoSVG, which is not installed",
             where="--format docx", fix=f"install it with: {INSTALL}",
         ) from exc  # fmt: skip
     except OSError as exc:  # cairocffi found no libcairo
@@ -61,6 +61,10 @@ def set_properties(document: Document, title: str, author: str, date: datetime.d
     props.modified = moment
     props.last_printed = moment
     props.revision = 1
+    package = document.part.package
+    for rel_id, rel in list(package.rels.items()):  # the template's picture of a blank page
+        if rel.reltype.endswith("/thumbnail"):
+            package.rels.pop(rel_id)
 
 
 def fixed_package(data: bytes, date: datetime.date) -> bytes:

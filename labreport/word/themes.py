@@ -25,7 +25,7 @@ from docx.shared import Mm, Pt
 from labreport.listing import ListingOptions
 from labreport.project import PLACEHOLDER
 from labreport.word import blocks, ooxml, package, styles
-from labreport.word.flow import Flow, Format, add_table
+from labreport.word.flow import Flow, Format, add_table, set_widths
 
 if TYPE_CHECKING:
     from labreport.render import ProgramView, RecordContext
@@ -226,7 +226,7 @@ def _questions(flow: Flow, items: Sequence[tuple[str, str]]) -> None:
         ooxml.number(paragraph, numbering)
         paragraph.paragraph_format.keep_with_next = True
         flow.inline(paragraph, question, BOLD)
-        flow.blocks(flow.document, answer, style="List Continue")
+        flow.blocks(flow.document, answer, style="List Continue", level=1)
 
 
 def _furniture(flow: Flow, context: RecordContext) -> None:
@@ -254,11 +254,8 @@ def _furniture(flow: Flow, context: RecordContext) -> None:
     _drop_empty_first(section.footer)
     for table in (header, footer):
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    widths = {4: (0.16, 0.34, 0.16, 0.34), 3: (0.18, 0.55, 0.27)}
-    for table in (header, footer):
-        for row in table.rows:
-            for cell, share in zip(row.cells, widths[len(row.cells)], strict=True):
-                cell.width = Pt(width * share)
+    set_widths(header, [width * share for share in (0.16, 0.34, 0.16, 0.34)])
+    set_widths(footer, [width * share for share in (0.18, 0.55, 0.27)])
 
 
 def _fill(
@@ -287,7 +284,7 @@ def _closing(flow: Flow, context: RecordContext) -> None:
     document = flow.document
     flow.new_paragraph(document, None)
     table = document.add_table(3, 2)
-    table.cell(0, 0).width = Pt(flow.text_width * 0.32)
+    set_widths(table, [flow.text_width * 0.32, flow.text_width * 0.68])
     flow.text(table.cell(0, 0).paragraphs[0], "Evaluator Remark (if Any):", BOLD)
     box = table.cell(0, 1)
     tcpr = box._tc.get_or_add_tcPr()
