@@ -1,0 +1,3 @@
+print("about to fail")
+raise ValueError("no such item")
+# a third line, not shown
