@@ -248,7 +248,7 @@ def test_outside_any_project_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["build", "crash", "--format", "docx"], ["build"], ["buidl"], ["build", "--jobs", "0"]]
+    "args", [["build", "crash", "--format", "epub"], ["build"], ["buidl"], ["build", "--jobs", "0"]]
 )
 def test_a_wrong_option_or_command_exits_2(project: Path, args: list[str]) -> None:
     result = labreport(project, *args)
