@@ -561,18 +561,21 @@ class Builder:
     def _docx(self, source: ExperimentSource, context: RecordContext, warnings: list[str]) -> bytes:
         """The Word record (:mod:`labreport.word`), in the structure of the record's theme."""
         from labreport.render import listing_options
-        from labreport.word.themes import THEMES, render_docx
+        from labreport.themes import ENTRY
+        from labreport.word.themes import render_docx, structure_of
 
         theme = self.options.theme or source.spec.theme
-        if theme not in THEMES:
+        template = self.search_path.find_file(f"{theme}/{ENTRY}").read_text("utf-8", "replace")
+        structure = structure_of(theme, template)
+        if structure is None:
             warnings.append(
-                f"{source.id}.docx: Word output knows the built-in themes only: theme {theme!r} "
-                "is written in the classic structure"
+                f"{source.id}.docx: Word output knows the built-in themes' structures only: "
+                f"theme {theme!r} extends neither, and is written in the classic structure"
             )
         with self._render_lock:
             options = listing_options(self.search_path, theme)
             shown = self.search_path.check_expressions(theme)
-            return render_docx(context, theme, options, shown)
+            return render_docx(context, structure or "classic", options, shown)
 
     def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:
         """What the theme renders: the prose filled in with the runs' values (a value no run

@@ -289,3 +289,36 @@ def test_without_the_extra_the_build_says_how_to_get_it(tmp_path: Path) -> None:
         "(install it with: pip install 'labreport[docx]')"
     ]
     assert not (root / ".labreport" / "cache").exists()  # nothing ran
+
+
+# ------------------------------------------------------------------------------ in process
+
+
+def test_a_project_theme_is_written_in_the_structure_it_extends() -> None:
+    from labreport.word.themes import structure_of
+
+    assert structure_of("worksheet", "") == "worksheet"  # built in, or overridden by name
+    extends = '{%- extends "builtin/worksheet/record.html" %}\n{% block heading %}{% endblock %}'
+    assert structure_of("college", extends) == "worksheet"
+    assert structure_of("college", "<html>{{ title }}</html>") is None  # classic, with a warning
+
+
+def test_markdown_lists_keep_their_numbers_and_nesting() -> None:
+    from docx.shared import Mm
+
+    from labreport.word import styles
+    from labreport.word.flow import Flow
+
+    document = docx.Document()
+    styles.set_up(document, styles.PageLayout(*(Mm(20),) * 6))
+    Flow(document, 400).blocks(
+        document,
+        '<ol start="3"><li>third<ol><li>inner</li></ol></li><li><p>fourth</p><p>more</p></li>'
+        "</ol><pre><code>x = 1\n  y\n</code></pre><p>a\x0bb</p>",
+    )
+    assert [(p.style.name, p.text) for p in document.paragraphs] == [
+        ("List Number", "third"), ("List Number 2", "inner"), ("List Number", "fourth"),
+        ("List Continue", "more"), ("Code", "x = 1"), ("Code", "  y"), ("Normal", "a\ufffdb"),
+    ]  # fmt: skip
+    overrides = document.part.numbering_part.element.xpath("//w:startOverride/@w:val")
+    assert overrides == ["3", "1"]  # the list starts at 3, the inner one at 1

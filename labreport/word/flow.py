@@ -231,7 +231,9 @@ class Flow:
     def _list(self, container: Container, node: HtmlElement, ordered: bool, level: int) -> None:
         depth = " 2" if level else ""
         style = ("List Number" if ordered else "List Bullet") + depth
-        numbering = ooxml.restarted_list(self.document, style) if ordered else None
+        start = node.get("start", "1")
+        first = int(start) if start.isdigit() else 1  # Markdown's "3. item" starts at 3
+        numbering = ooxml.restarted_list(self.document, style, first) if ordered else None
         for item in node:
             if not isinstance(item.tag, str) or item.tag != "li":
                 continue

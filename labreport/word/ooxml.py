@@ -181,15 +181,16 @@ def lower(run: Run, points: float) -> None:
         put(run._r.get_or_add_rPr(), element("position", val=str(half_points)), RPR_ORDER)
 
 
-def restarted_list(document: Document, style: str) -> int:
-    """A numbering that starts again at 1, of the same kind as the list style ``style``'s
-    (every "List Number" paragraph shares one count in Word: each list needs its own)."""
+def restarted_list(document: Document, style: str, start: int = 1) -> int:
+    """A numbering that starts again at ``start``, of the same kind as the list style
+    ``style``'s (every "List Number" paragraph shares one count in Word: each list needs its
+    own)."""
     num_pr = document.styles[style].element.pPr.numPr
     numbering = document.part.numbering_part.element
     template = num_pr.numId.val
     abstract = next(n for n in numbering.num_lst if n.numId == template).abstractNumId.val
     num = numbering.add_num(abstract)
-    num.add_lvlOverride(ilvl=0).add_startOverride(1)
+    num.add_lvlOverride(ilvl=0).add_startOverride(start)
     return int(num.numId)
 
 

@@ -8,12 +8,13 @@ section's header and footer, so Word repeats them on every page; the numbered se
 questions and the evaluator's block.
 
 A theme of the project's own has no Word structure: its record follows the built-in theme of
-the same name, or ``classic`` (the build warns).
+the same name, or the one its ``record.html`` extends, else ``classic`` (the build warns).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -54,6 +55,16 @@ def render_docx(
     data = io.BytesIO()
     document.save(data)
     return package.fixed_package(data.getvalue(), context.provenance.date)
+
+
+def structure_of(theme: str, template: str) -> str | None:
+    """The built-in structure a record in ``theme`` is written in: the theme's own where it
+    is built in (or overridden under that name), else the one its ``record.html`` (the text
+    ``template``) extends; None where neither."""
+    if theme in THEMES:
+        return theme
+    extended = re.search(r"""{%-?\s*extends\s+["']builtin/(\w+)/""", template)
+    return extended.group(1) if extended and extended.group(1) in THEMES else None
 
 
 # ---------------------------------------------------------------------------- classic
