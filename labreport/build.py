@@ -575,7 +575,9 @@ class Builder:
         with self._render_lock:
             options = listing_options(self.search_path, theme)
             shown = self.search_path.check_expressions(theme)
-            return render_docx(context, structure or "classic", options, shown)
+            data, notes = render_docx(context, structure or "classic", options, shown)
+        warnings += [f"{source.id}.docx: {note}" for note in notes]
+        return data
 
     def context(self, source: ExperimentSource, runs: list[RunResult]) -> RecordContext:
         """What the theme renders: the prose filled in with the runs' values (a value no run

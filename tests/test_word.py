@@ -322,3 +322,17 @@ def test_markdown_lists_keep_their_numbers_and_nesting() -> None:
     ]  # fmt: skip
     overrides = document.part.numbering_part.element.xpath("//w:startOverride/@w:val")
     assert overrides == ["3", "1"]  # the list starts at 3, the inner one at 1
+
+
+def test_a_picture_that_cannot_be_drawn_is_said_in_its_place() -> None:
+    from docx.shared import Mm
+
+    from labreport.word import styles
+    from labreport.word.flow import Flow
+
+    document = docx.Document()
+    styles.set_up(document, styles.PageLayout(*(Mm(20),) * 6))
+    flow = Flow(document, 400)
+    flow.blocks(document, '<p>See <img src="data:image/svg+xml,not%20svg" alt="a plot">.</p>')
+    assert document.paragraphs[0].text == "See [picture not shown: a plot]."
+    assert flow.missing == 1  # render_docx turns it into a build warning

@@ -16,7 +16,15 @@ from docx.shared import Pt, RGBColor
 
 from labreport.listing import ELIDED, ListingOptions
 from labreport.word import images, styles
-from labreport.word.flow import Container, Flow, Format, add_table, set_widths
+from labreport.word.flow import (
+    Container,
+    Flow,
+    Format,
+    add_table,
+    describe,
+    set_inline,
+    set_widths,
+)
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -150,10 +158,8 @@ def _figure(flow: Flow, container: Container, figure: FigureView) -> None:
             io.BytesIO(drawn.png),
             width=Pt(drawn.width * scale) if drawn.width else None,
         )
-        for doc_pr in run._r.iter(
-            "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
-        ):
-            doc_pr.set("descr", alt)
+        describe(run, alt)
+        set_inline(run)
     caption = flow.new_paragraph(container, styles.CAPTION)
     flow.text(caption, f"Figure {figure.number}: ")
     flow.inline(caption, figure.caption)

@@ -151,7 +151,7 @@ class Flow:
             width=Pt(drawn.width * scale) if drawn.width else None,
             height=Pt(drawn.height * scale) if drawn.height else None,
         )
-        _describe(run, alt)
+        describe(run, alt)
         set_inline(run)
         if offset:
             ooxml.lower(run, -offset)
@@ -394,7 +394,7 @@ def set_inline(run: Any) -> None:
             inline.set(side, "0")
 
 
-def _describe(run: Any, alt: str) -> None:
+def describe(run: Any, alt: str) -> None:
     """The picture's alternative text (``descr``), for screen readers as in the HTML."""
     for doc_pr in run._r.iter(f"{{{_WP}}}docPr"):
         doc_pr.set("descr", xml_text(alt))

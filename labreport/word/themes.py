@@ -38,8 +38,9 @@ WORKSHEET_PAGE = styles.PageLayout(Mm(34), Mm(16), Mm(30), Mm(16), Mm(10), Mm(8)
 
 def render_docx(
     context: RecordContext, theme: str, options: ListingOptions, check_expressions: str
-) -> bytes:
-    """The record of ``context`` as a .docx in ``theme``'s structure (see :data:`THEMES`)."""
+) -> tuple[bytes, list[str]]:
+    """The record of ``context`` as a .docx in ``theme``'s structure (see :data:`THEMES`),
+    and what the build should warn about (pictures that could not be drawn)."""
     from docx import Document as new_document
 
     layout, write = THEMES.get(theme, THEMES["classic"])
@@ -54,7 +55,13 @@ def render_docx(
     )  # fmt: skip
     data = io.BytesIO()
     document.save(data)
-    return package.fixed_package(data.getvalue(), context.provenance.date)
+    notes = []
+    if flow.missing:
+        notes.append(
+            f"{flow.missing} picture(s) could not be drawn for Word: the .docx says so in "
+            "their place (the HTML and PDF show them)"
+        )
+    return package.fixed_package(data.getvalue(), context.provenance.date), notes
 
 
 def structure_of(theme: str, template: str) -> str | None:
