@@ -331,12 +331,13 @@ class Builder:
         return written
 
     def _state_id(self, exp_id: str) -> str:
-        """Under which name the state remembers this build: each set of formats apart (an id
-        has no dot), so that `--format docx` and the default html + pdf are each up to date
-        on their own instead of rebuilding one another's outputs in turn."""
+        """Under which name the state remembers this build: a Word build apart (an id has no
+        dot), so that `--format docx` and the HTML and PDF builds are each up to date on
+        their own instead of rebuilding one another's outputs in turn. The HTML and PDF
+        formats share the experiment's own name, as they always have (batch.longest_first
+        reads the durations there)."""
         formats = self.options.formats
-        stem = self.output_stem(exp_id)
-        return stem if formats == ("html", "pdf") else f"{stem}.{'+'.join(formats)}"
+        return f"{exp_id}.{'+'.join(formats)}" if "docx" in formats else exp_id
 
     def _passed_env(self, source: ExperimentSource) -> tuple[str, ...]:
         """The variables the experiment's programs receive by name (spec and labreport.toml)."""
