@@ -204,6 +204,8 @@ def build(
     else:
         raise click.UsageError("name at least one experiment (see `labreport list`) or use --all")
     formats = ("html", "pdf") if fmt == "all" else (fmt,)
+    if handout and "docx" in formats:  # the Word writer knows the record's structure only
+        raise click.UsageError("a handout is written as html or pdf: drop --format docx")
     if "docx" in formats:
         from labreport.word.package import require_word
 

@@ -336,3 +336,14 @@ def test_a_picture_that_cannot_be_drawn_is_said_in_its_place() -> None:
     flow.blocks(document, '<p>See <img src="data:image/svg+xml,not%20svg" alt="a plot">.</p>')
     assert document.paragraphs[0].text == "See [picture not shown: a plot]."
     assert flow.missing == 1  # render_docx turns it into a build warning
+
+
+def test_a_handout_is_not_written_as_word(lab: Path) -> None:
+    """The Word writer knows the record's structure only: a Word handout would be a record with
+    blanks, so it is refused before anything is built, as a usage error."""
+    refused = labreport(lab, "build", "plain", "--handout", "--format", "docx")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "Error: a handout is written as html or pdf: drop --format docx"
+    )
+    assert not (lab / "build" / "plain.handout.docx").exists()
