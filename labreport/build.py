@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from labreport import formulas, sandbox
-from labreport.cache import RunCache, experiment_files, program_inputs, run_key
+from labreport.cache import (
+    EntryMeta,
+    RunCache,
+    experiment_files,
+    key_parts,
+    program_inputs,
+    run_key,
+)
 from labreport.embed import MAX_EMBED_BYTES
 from labreport.errors import (
     CheckFailed,
@@ -422,13 +429,15 @@ class Builder:
         self._require_entered()
         label = label or source.id
         plan = self._plan(source)
-        hits = [None if self.options.force else self.cache.get(key) for _, _, key in plan]
-        if source.spec.workdir == "shared" and None in hits:
+        hits = [None if self.options.force else self.cache.get(key) for _, _, key, _ in plan]
+        if rerun := source.spec.workdir == "shared" and None in hits:
             hits = [None] * len(plan)  # a later program needs the files of the earlier ones
         runs: list[RunResult] = []
         ran = cached = 0
         with self._workdir(source) as workdir:
-            for (program, limits, key), result in zip(plan, hits, strict=True):
+            for (program, limits, key, parts), result in zip(plan, hits, strict=True):
+                if log.isEnabledFor(logging.INFO):  # -v: the cache's decision, and why
+                    self._log_decision(source.id, label, program.code, parts, result, rerun)
                 if result is not None:
                     cached += 1
                     self.events.program_finished(label, program.code, result, True)
@@ -445,7 +454,7 @@ class Builder:
                     # Failures that depend on the machine (timeouts, kills) are never cached.
                     if result.ok or (result.status == "error" and program.allow_errors):
                         try:
-                            self.cache.put(key, result)
+                            self.cache.put(key, result, EntryMeta(source.id, program.code, parts))
                         except OutputError as exc:  # a cache is a shortcut, not a result
                             warnings.append(f"run not cached: {exc.format_message()}")
                 if not result.ok and not program.allow_errors:
@@ -464,8 +473,31 @@ class Builder:
                 runs.append(result)
         return runs, ran, cached
 
-    def _plan(self, source: ExperimentSource) -> list[tuple[Program, RunLimits, str]]:
-        """Each program with its limits and its cache key."""
+    def _log_decision(
+        self, exp_id: str, label: str, code: str, parts: dict[str, str],
+        hit: RunResult | None, rerun: bool,
+    ) -> None:  # fmt: skip
+        """One line of ``-v``: "exp10: rnn_sine.py: cached" or "...: ran (its source changed)"."""
+        if hit is not None:
+            log.info("%s: %s: cached", label, code)
+            return
+        if self.options.force:
+            why = "--force"
+        elif rerun:
+            why = "its shared-workdir pipeline runs again from the first program"
+        else:
+            why = self.cache.why_missed(exp_id, code, parts)
+        log.info("%s: %s: ran (%s)", label, code, why)
+
+    def run_keys(self, source: ExperimentSource) -> list[str]:
+        """The cache key of each program of ``source``, as a build would look it up now
+        (``cache prune`` keeps these)."""
+        return [key for _, _, key, _ in self._plan(source)]
+
+    def _plan(
+        self, source: ExperimentSource
+    ) -> list[tuple[Program, RunLimits, str, dict[str, str]]]:
+        """Each program with its limits, its cache key and the key's parts."""
         files = experiment_files(source.folder)
         codes = [program.code for program in source.spec.programs]
         # A handout's skeleton file is never run: like a sibling program, it keys no run that
@@ -490,7 +522,7 @@ class Builder:
             else:
                 inputs = program_inputs(source.folder, files, program.code, codes)
             previous = run_key(inputs, program, extra)
-            plan.append((program, limits, previous))
+            plan.append((program, limits, previous, key_parts(inputs, program, extra)))
         return plan
 
     @contextlib.contextmanager

@@ -15,9 +15,11 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -67,11 +69,11 @@ def program_inputs(
     return {name: digest for name, digest in folder_files.items() if name not in unused}
 
 
-def run_key(
-    folder_files: dict[str, str], program: Program, extra: dict[str, Any] | None = None
-) -> str:
-    """The cache key of one program run."""
-    material = {
+def _material(
+    folder_files: dict[str, str], program: Program, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Everything the key of one program run covers, by part."""
+    return {
         "files": folder_files,
         "code": program.code,
         "args": list(program.args),
@@ -82,7 +84,51 @@ def run_key(
         "environment": environment_fingerprint(),
         **(extra or {}),
     }
+
+
+def run_key(
+    folder_files: dict[str, str], program: Program, extra: dict[str, Any] | None = None
+) -> str:
+    """The cache key of one program run."""
+    material = _material(folder_files, program, extra)
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def key_parts(
+    folder_files: dict[str, str], program: Program, extra: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """A short digest of each part of the run's key, kept beside its entry so that a later miss
+    can say which part changed (:meth:`RunCache.why_missed`). The program's own file is a part
+    of its own (``source``), apart from the folder's other files."""
+    material = _material(folder_files, program, extra)
+    own = Path(program.code).as_posix()
+    files = material.pop("files")
+    material["source"] = files.get(own)
+    material["files"] = {name: digest for name, digest in files.items() if name != own}
+    return {name: _digest(value) for name, value in sorted(material.items())}
+
+
+# What changed, in words, for each part of a key (an unknown part is named as it is).
+_PART_WORDS = {
+    "source": "its source changed",
+    "files": "another file of its folder changed",
+    "code": "its file name changed",
+    "args": "its args changed",
+    "seed": "its seed changed",
+    "timeout": "its timeout changed",
+    "show_files": "its show_files changed",
+    "record": "its record: list changed",
+    "environment": "the library versions, Python, the CPU or its kernel settings changed",
+    "threads": "its thread count changed",
+    "output_limit": "its output limit changed",
+    "figure_limit": "its figure limit changed",
+    "env": "an environment variable it is passed changed",
+    "after": "the program before it in the pipeline changed",
+}
 
 
 def _to_payload(result: RunResult) -> dict[str, Any]:
@@ -157,6 +203,9 @@ class RunCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def _meta_path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}{META_SUFFIX}"
+
     def get(self, key: str) -> RunResult | None:
         """The stored result, or None when absent, truncated or corrupted (then removed)."""
         path = self._path(key)
@@ -172,15 +221,76 @@ class RunCache:
             body = json.dumps(entry["payload"], sort_keys=True).encode()
             if hashlib.sha256(body).hexdigest() != entry["sha256"]:
                 raise ValueError("checksum mismatch")
-            return _from_payload(entry["payload"])
+            result = _from_payload(entry["payload"])
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             log.warning("cache entry %s is corrupted (%s): running again", path.name, exc)
             with contextlib.suppress(OSError):  # then it is run again on every build
                 path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):  # its last use, which `cache prune --older-than` reads
+            os.utime(path)
+        return result
 
-    def put(self, key: str, result: RunResult) -> None:
+    def put(self, key: str, result: RunResult, meta: EntryMeta | None = None) -> None:
+        """Store ``result`` under ``key``; ``meta`` (which program of which experiment, the
+        key's parts) beside it, for ``cache info`` and for explaining a later miss."""
         payload = _to_payload(result)
         body = json.dumps(payload, sort_keys=True)
         entry = {"sha256": hashlib.sha256(body.encode()).hexdigest(), "payload": payload}
         write_atomic(self._path(key), json.dumps(entry, sort_keys=True).encode())
+        if meta is not None:
+            write_atomic(self._meta_path(key), json.dumps(asdict(meta), sort_keys=True).encode())
+
+    def metas(self) -> dict[str, EntryMeta]:
+        """The meta of every entry that has one, by key (unreadable ones left out)."""
+        found: dict[str, EntryMeta] = {}
+        for path in self.root.glob(f"??/*{META_SUFFIX}"):
+            meta = read_meta(path)
+            if meta is not None:
+                found[path.name.removesuffix(META_SUFFIX)] = meta
+        return found
+
+    def why_missed(self, experiment: str, code: str, parts: dict[str, str]) -> str:
+        """Why a run of ``code`` is not in the cache, in words: which parts of its key differ
+        from its newest stored run, or that it has none."""
+        last = max(
+            (
+                meta for meta in self.metas().values()
+                if meta.experiment == experiment and meta.code == code
+            ),
+            key=lambda meta: meta.stored, default=None,
+        )  # fmt: skip
+        if last is None:
+            return "no cached run of it"
+        names = sorted(set(parts) | set(last.parts))
+        changed = [
+            _PART_WORDS.get(name, f"its {name} changed")
+            for name in names if parts.get(name) != last.parts.get(name)
+        ]  # fmt: skip
+        return "; ".join(dict.fromkeys(changed)) or "its cached run was removed"
+
+
+META_SUFFIX = ".meta.json"
+
+
+@dataclass(frozen=True)
+class EntryMeta:
+    """What an entry is a run of: written beside it (``<key>.meta.json``)."""
+
+    experiment: str
+    code: str
+    parts: dict[str, str]
+    stored: float = field(default_factory=time.time)
+
+
+def read_meta(path: Path) -> EntryMeta | None:
+    """The meta in ``path``, or None when it is missing or not one."""
+    try:
+        raw = json.loads(path.read_bytes())
+        meta = EntryMeta(
+            str(raw["experiment"]), str(raw["code"]),
+            {str(k): str(v) for k, v in dict(raw["parts"]).items()}, float(raw["stored"]),
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    return meta

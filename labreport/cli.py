@@ -23,12 +23,49 @@ from labreport.errors import (
 )
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from labreport.build import Builder
     from labreport.progress import LineProgress
     from labreport.results import ExperimentOutcome
 
-_state = {"debug": False}
+_state = {"debug": False, "verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _complete_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of experiment ids: the folders of the project found from here."""
+    from click.shell_completion import CompletionItem
+
+    from labreport.ids import discover
+    from labreport.project import find_project
+
+    try:
+        ids = discover(find_project().experiments_dir)
+    except (LabreportError, OSError):
+        return []  # not in a project: complete nothing rather than fail the shell
+    return [CompletionItem(i) for i in ids if i.startswith(incomplete)]
+
+
+def _complete_themes(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of theme names: built-in ones and the project's."""
+    from click.shell_completion import CompletionItem
+
+    from labreport.project import find_project
+    from labreport.themes import ThemeSearchPath
+
+    try:
+        names = [theme.name for theme in ThemeSearchPath.for_project(find_project()).sources()]
+    except (LabreportError, OSError):
+        return []
+    return [
+        CompletionItem(name)
+        for name in dict.fromkeys(names) if name.startswith(incomplete)
+    ]  # fmt: skip
 
 
 # Options shared by `build` and `book`.
@@ -96,9 +133,33 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         _state["debug"] = value
 
 
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``-v`` given before the command or after it: either shows labreport's INFO log lines
+    (the run cache's decisions) on stderr."""
+    if value or ctx.parent is None:
+        _state["verbose"] = value
+        if value or "logging" in sys.modules:  # nothing to undo when logging was never loaded
+            _configure_logging(value)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """labreport's loggers to stderr: INFO and up with ``-v``; else warnings only, as Python's
+    last-resort handler shows them."""
+    import logging
+
+    logger = logging.getLogger("labreport")
+    if not any(getattr(h, "_labreport", False) for h in logger.handlers):
+        handler = logging.StreamHandler()  # stderr, looked up when it writes
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._labreport = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 class _Command(click.Command):
-    """A command that takes ``--debug`` too, so that ``labreport build exp5 --debug`` works as
-    ``labreport --debug build exp5`` does: one option, declared here for every command."""
+    """A command that takes ``--debug`` and ``-v`` too, so that ``labreport build exp5 --debug``
+    works as ``labreport --debug build exp5`` does: one option each, declared here for every
+    command."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,6 +171,16 @@ class _Command(click.Command):
                 is_eager=True,
                 callback=_set_debug,
                 help="Show Python tracebacks for errors.",
+            )  # fmt: skip
+        )
+        self.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_verbose,
+                help="Say what the run cache decides for each program, and why.",
             )  # fmt: skip
         )
 
@@ -135,7 +206,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("experiments", nargs=-1, metavar="EXP...")
+@click.argument("experiments", nargs=-1, metavar="EXP...", shell_complete=_complete_ids)
 @click.option("--all", "build_all", is_flag=True, help="Build every experiment of the project.")
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "pdf", "docx", "all"]), default="all",
@@ -145,8 +216,9 @@ def cli() -> None:
 )  # fmt: skip
 @_out_option
 @click.option(
-    "--theme", default=None, help="Theme (the look of the record) to use instead of the spec's."
-)
+    "--theme", default=None, shell_complete=_complete_themes,
+    help="Theme (the look of the record) to use instead of the spec's.",
+)  # fmt: skip
 @_deprecated("--template", "--theme")
 @_templates_option("Folder searched for templates before the project's and the built-ins.")
 @_force_option
@@ -341,7 +413,7 @@ def _shown(path: Path) -> str:
 
 
 @cli.command()
-@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @click.option(
     "--seeds", "seeds", type=click.IntRange(min=2), default=5, show_default=True,
     help="How many seeds to run each experiment with.",
@@ -544,7 +616,7 @@ def new(exp_id: str, theme: str | None, title: str | None) -> None:
 
 
 @cli.command()
-@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @_templates_option("Also check this template folder, as `build --templates` would use it.")
 def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
     """Check specs, code paths, prose, formulas, checks and templates without running anything.
@@ -599,7 +671,7 @@ def schema() -> None:
 
 
 @cli.command()
-@click.argument("experiments", nargs=-1, metavar="[ID...]")
+@click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
     help="Port on 127.0.0.1 (0: any free port).",
@@ -623,6 +695,113 @@ def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -
     click.echo(f"Serving {server.url} (Ctrl-C to stop)")
     sys.stdout.flush()
     server.serve_forever()
+
+
+@cli.command()
+def doctor() -> None:
+    """Check that this machine has what a build needs, and say how to fix what is missing.
+
+    Reports Python, WeasyPrint and whether Pango loads, the fonts the themes use, the course's
+    stack (torch, numpy, matplotlib: needed only by programs that import them), whether
+    programs can be confined here (Landlock, user namespaces), and the project's cache. Exit
+    status 0 when everything a build needs is there, 1 otherwise.
+    """
+    from labreport.doctor import examine
+    from labreport.errors import EXIT_FAILED
+
+    findings = examine()
+    width = max(len(finding.name) for finding in findings)
+    for finding in findings:
+        mark = "ok" if finding.ok else ("MISSING" if finding.needed else "note")
+        line = f"{mark:<7}  {finding.name:<{width}}  {finding.detail}"
+        if finding.fix and not finding.ok:
+            line += f"  (fix: {finding.fix})"
+        click.echo(terminal_line(line))
+    if any(finding.needed and not finding.ok for finding in findings):
+        click.echo(
+            "Error: this machine lacks something a build needs (see MISSING above)", err=True
+        )
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+@cli.group(name="cache")
+def cache_group() -> None:
+    """The run cache and formula drawings in .labreport/: what they hold, and cleaning up.
+
+    Each program's run is stored under a hash of its inputs, so the cache only grows; `prune`
+    removes what no current spec uses, `clear` removes everything (the next build runs every
+    program again). Nothing outside the project's .labreport/ is ever touched.
+    """
+
+
+@cache_group.command(name="info")
+def cache_info() -> None:
+    """Show the stored runs (count, size, oldest and newest use) per experiment."""
+    from labreport.housekeeping import human_size, summarise
+    from labreport.project import find_project
+
+    project = find_project()
+    summary = summarise(project)
+    click.echo(
+        f"{_shown(project.work_dir / 'cache')}: {len(summary.entries)} run(s), "
+        f"{human_size(summary.size)}"
+        + (
+            f"; used from {_when(summary.entries[0].used)} to {_when(summary.entries[-1].used)}"
+            if summary.entries else ""
+        )
+    )  # fmt: skip
+    for exp_id, runs in summary.per_experiment.items():
+        size = human_size(sum(entry.size for entry in runs))
+        last = _when(runs[-1].used)
+        click.echo(terminal_line(f"  {exp_id:<16} {len(runs):>4} run(s)  {size:>10}  last {last}"))
+    click.echo(f"formula drawings: {summary.formulas}, {human_size(summary.formula_bytes)}")
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+@cache_group.command(name="prune")
+@click.option(
+    "--older-than", "older_than", type=click.FloatRange(min=0), default=None, metavar="DAYS",
+    help="Instead: remove the runs no build has used for DAYS days, whatever the specs.",
+)  # fmt: skip
+def cache_prune(older_than: float | None) -> None:
+    """Remove the runs no current spec uses, and formula drawings no spec contains.
+
+    A run is kept when a build of the project's experiments as they are now would read it
+    (edited programs, args or seeds leave the old runs behind); `labreport verify`'s runs with
+    other seeds are not kept. A formula filled in from recorded values is drawn again by the
+    next build.
+    """
+    from labreport.housekeeping import human_size, prune
+    from labreport.project import find_project
+
+    pruned = prune(find_project(), older_than)
+    click.echo(
+        f"removed {pruned.runs} run(s) ({human_size(pruned.run_bytes)}) and "
+        f"{pruned.formulas} formula drawing(s) ({human_size(pruned.formula_bytes)})"
+    )
+
+
+@cache_group.command(name="clear")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def cache_clear(yes: bool) -> None:
+    """Remove every stored run, formula drawing and up-to-date stamp of the project.
+
+    The next build runs every program again. Asks first unless --yes; without a terminal to
+    ask on, --yes is required.
+    """
+    from labreport.housekeeping import CLEARED, clear, human_size
+    from labreport.project import find_project
+
+    project = find_project()
+    where = ", ".join(_shown(project.work_dir / name) + "/" for name in CLEARED)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("cache clear asks for confirmation: add --yes to run it unasked")
+        click.confirm(f"Remove {where}?", abort=True, err=True)
+    click.echo(f"removed {human_size(clear(project))} from {where}")
 
 
 def main() -> None:
