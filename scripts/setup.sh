@@ -1,26 +1,14 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for labreport: the system libraries WeasyPrint needs (Pango, HarfBuzz's
-# font subsetter, DejaVu fonts; Cairo for the Word output's figures), a virtual environment in
+# font subsetter, DejaVu fonts, Cairo for the Word output's figures: scripts/system-packages.sh), a
+# virtual environment in
 # .venv with the CPU build of torch, and labreport with the course's stack (the `course` extra),
 # Word output (the `docx` extra) and the development tools (the `dev` dependency group).
 # Safe to run again: every step is skipped or is a no-op when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-ldconfig -p | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0)
-ldconfig -p | grep -q 'libpangoft2-1.0.so' || missing+=(libpangoft2-1.0-0)
-# WeasyPrint subsets embedded fonts with HarfBuzz (and warns from version 70 on without it).
-ldconfig -p | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
-# Word output (labreport[docx], which setup installs) draws figures with CairoSVG, on libcairo.
-ldconfig -p | grep -q 'libcairo.so.2' || missing+=(libcairo2)
-{ command -v fc-list >/dev/null && fc-list | grep -q 'DejaVuSans'; } || missing+=(fonts-dejavu-core)
-if ((${#missing[@]})); then
-  echo "setup: installing system packages: ${missing[*]}"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash scripts/system-packages.sh
 
 python3 -m venv .venv
 # torch first, pinned: any other torch request pulls a multi-GB CUDA build.
