@@ -270,12 +270,12 @@ class RunCache:
         return "; ".join(dict.fromkeys(changed)) or "its cached run was removed"
 
 
-META_SUFFIX = ".meta.json"
+META_SUFFIX = ".meta"  # JSON; not *.json, which names the entries themselves
 
 
 @dataclass(frozen=True)
 class EntryMeta:
-    """What an entry is a run of: written beside it (``<key>.meta.json``)."""
+    """What an entry is a run of: written beside it (``<key>.meta``, JSON)."""
 
     experiment: str
     code: str
