@@ -46,6 +46,14 @@ from labreport.errors import (
 from labreport.output import write_atomic
 from labreport.pdfworker import PdfPool
 from labreport.project import Project
+from labreport.report import (
+    CheckEntry,
+    ProgramEntry,
+    account_from_json,
+    account_to_json,
+    output_digest,
+    ran_seed,
+)
 from labreport.results import (
     DEFAULT_FIGURE_LIMIT,
     DEFAULT_MEMORY_LIMIT,
@@ -200,9 +208,10 @@ class Builder:
         """Build one experiment; a user-facing error becomes a failed outcome."""
         self._require_entered()
         start = time.perf_counter()
+        account: list[ProgramEntry] = []  # the programs that ended, for the build report
         try:
             with self._experiment_lock(exp_id):
-                outcome = self._build(exp_id, start)
+                outcome = self._build(exp_id, start, account)
         except LabreportError as exc:
             if isinstance(exc, OutputError):  # its message names the file, not the experiment
                 exc = exc.for_experiment(exp_id)
@@ -210,6 +219,7 @@ class Builder:
             outcome = ExperimentOutcome(
                 exp_id, "failed", duration=time.perf_counter() - start,
                 error=message, exit_code=exc.exit_code, detail=exc.detail,
+                programs=tuple(account),
             )  # fmt: skip
         self.events.experiment_finished(outcome)
         return outcome
@@ -254,7 +264,7 @@ class Builder:
         or ``exp5.handout`` for its handout (the two stay up to date independently)."""
         return exp_id + HANDOUT_SUFFIX if self.options.handout else exp_id
 
-    def _build(self, exp_id: str, start: float) -> ExperimentOutcome:
+    def _build(self, exp_id: str, start: float, account: list[ProgramEntry]) -> ExperimentOutcome:
         if self.options.handout:
             return self._build_handout(exp_id, start)
         folder = self.project.experiments_dir / exp_id
@@ -264,9 +274,11 @@ class Builder:
         owed = None if self.options.force else self.state.current(kept, digest)
         if owed is not None:
             self._check_strict(exp_id, owed)  # up to date, but still owing what --strict wants
+            programs, checks = account_from_json(self.state.account(kept), "up-to-date")
             return ExperimentOutcome(
-                exp_id, "up-to-date", duration=time.perf_counter() - start, failed_checks=owed
-            )
+                exp_id, "up-to-date", duration=time.perf_counter() - start, failed_checks=owed,
+                programs=programs, checks=checks,
+            )  # fmt: skip
         if self.warm is not None and self.options.force:
             prestart(self.warm, folder)  # every program will run: start while the spec loads
         if "pdf" in self.options.formats:
@@ -276,11 +288,12 @@ class Builder:
         source = load_experiment(folder, display_root=self.project.root)
         self._check_theme(source)
         warnings = list(source.notices) + self._unshown(source)
-        runs, ran, cached = self.run_programs(source, warnings)
+        runs, ran, cached = self.run_programs(source, warnings, account=account)
         self._check_cancelled()
         failed_checks: list[str] = []
         context = self.context(source, runs)
-        rendered = self._render(source, context, warnings, failed_checks)
+        verdicts: list[CheckEntry] = []
+        rendered = self._render(source, context, warnings, failed_checks, verdicts)
         self._check_cancelled()
         self._check_strict(exp_id, failed_checks)
         written = self._write(exp_id, rendered)
@@ -289,12 +302,16 @@ class Builder:
         passed = self._passed_env(source)
         digest = self._with_env(made_from, passed)  # with the names this spec passes
         try:
-            self.state.save(kept, digest, written, elapsed, failed_checks, passed)
+            self.state.save(
+                kept, digest, written, elapsed, failed_checks, passed,
+                account_to_json(account, verdicts),
+            )  # fmt: skip
         except OutputError as exc:  # the outputs are good; only "up to date" is lost
             warnings.append(f"not remembered as up to date: {exc.format_message()}")
         return ExperimentOutcome(
             exp_id, "built", tuple(written), ran, cached, elapsed,
             warnings=tuple(warnings), failed_checks=tuple(failed_checks),
+            programs=tuple(account), checks=tuple(verdicts),
         )  # fmt: skip
 
     def _build_handout(self, exp_id: str, start: float) -> ExperimentOutcome:
@@ -316,7 +333,7 @@ class Builder:
         display = str(source.spec_path.relative_to(self.project.root))
         with self._render_lock, formulas.cached_in(self.work / "formulas"):
             context = handout_context(self.project, source, display)
-        rendered = self._render(source, context, warnings, [], HANDOUT_ENTRY)
+        rendered = self._render(source, context, warnings, [], [], HANDOUT_ENTRY)
         self._check_cancelled()
         written = self._write(stem, rendered)
         elapsed = time.perf_counter() - start
@@ -416,11 +433,16 @@ class Builder:
         )
 
     def run_programs(
-        self, source: ExperimentSource, warnings: list[str], label: str | None = None
+        self,
+        source: ExperimentSource,
+        warnings: list[str],
+        label: str | None = None,
+        account: list[ProgramEntry] | None = None,
     ) -> tuple[list[RunResult], int, int]:
         """Every program's result, from the cache when its inputs are unchanged; how many ran
         and how many came from the cache. ``label`` names the runs in progress events (default:
         the experiment's id). A program that fails without ``allow_errors`` raises RunError.
+        ``account`` receives each program's entry for the build report as it ends.
 
         With ``workdir: shared`` the programs form a pipeline: they run in order in one copy
         of the folder, each keyed by the one before it too (it reads what that one wrote), and
@@ -457,6 +479,8 @@ class Builder:
                             self.cache.put(key, result, EntryMeta(source.id, program.code, parts))
                         except OutputError as exc:  # a cache is a shortcut, not a result
                             warnings.append(f"run not cached: {exc.format_message()}")
+                if account is not None:
+                    account.append(_entry(program, result))
                 if not result.ok and not program.allow_errors:
                     fix = _FIXES.get(result.status, _DEFAULT_FIX)
                     at = f" at line {result.line}" if result.line else ""
@@ -559,6 +583,7 @@ class Builder:
         context: RecordContext,
         warnings: list[str],
         failed_checks: list[str],
+        verdicts: list[CheckEntry],
         entry: str = ENTRY,
     ) -> dict[Format, bytes]:
         """The outputs from the theme's ``entry`` template (the record's, or the handout's)."""
@@ -571,6 +596,9 @@ class Builder:
                 f"{check.claim.striptags()} ({check.expr})"
                 for check in context.checks if not check.passed
             ]  # fmt: skip
+            verdicts += [
+                CheckEntry(check.claim.striptags(), check.passed) for check in context.checks
+            ]
             try:
                 html = render_html(
                     context, self.options.theme or source.spec.theme, self.search_path, entry
@@ -637,3 +665,16 @@ class Builder:
 
         with self._render_lock:
             return render_pdf(html, root=self.project.root, refused=refused, breaks=breaks)
+
+
+def _entry(program: Program, result: RunResult) -> ProgramEntry:
+    """A program's entry in the build report: the seed its process reported it ran with."""
+    return ProgramEntry(
+        code=program.code,
+        seed=ran_seed(result.environment),
+        args=tuple(program.run_args),
+        source="cached" if result.cached else "run",
+        status=result.status,
+        seconds=round(result.duration, 3),
+        digest=output_digest(result.output, result.records, len(result.figures)),
+    )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from labreport.build import Builder
     from labreport.progress import LineProgress
+    from labreport.project import Project
     from labreport.results import ExperimentOutcome
 
 _state = {"debug": False, "verbose": False}
@@ -114,6 +115,15 @@ def _deprecated(old: str, new: str, **kwargs: Any) -> Callable[[F], F]:
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only errors (and the files written)."
 )
+_report_option = click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write a JSON report of the build to this file: each experiment's status, files, "
+    "errors, checks and programs (seed, cached or run, output digest); see docs/report.md.",
+)  # fmt: skip
+_json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print the JSON report (as --report writes it) on stdout instead of the files written.",
+)  # fmt: skip
 
 
 def _exit_status_help() -> str:
@@ -238,6 +248,8 @@ def cli() -> None:
     "the listings or skeletons the spec's handout: marks, ruled space to write in; no output, "
     "figure or result. Runs no program. Files: build/EXP.handout.html and .pdf.",
 )  # fmt: skip
+@_report_option
+@_json_option
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -251,6 +263,8 @@ def build(
     strict: bool,
     fresh: bool,
     handout: bool,
+    report_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -258,7 +272,8 @@ def build(
     Programs whose code and data did not change are not run again: their results come from the
     run cache in .labreport/, so editing prose or templates only re-renders. An experiment whose
     inputs did not change at all is left alone ("up to date"). Each file written is printed on
-    its own line; progress and the summary go to stderr. Exit status 1 if any experiment failed.
+    its own line (with --json, the report instead); progress and the summary go to stderr. Exit
+    status 1 if any experiment failed.
 
     With --handout it writes each experiment's handout instead (build/EXP.handout.html and
     .pdf), what a student gets before the lab, and runs nothing: the record and the handout are
@@ -294,13 +309,22 @@ def build(
     )
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
-        _build_and_report(builder, progress, ids, jobs, quiet)
+        outcomes, code = _build_and_report(builder, progress, ids, jobs, quiet, as_json)
+    _write_report(project, "build", outcomes, code, report_path, as_json)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 def _build_and_report(
-    builder: Builder, progress: LineProgress, ids: list[str], jobs: int | None, quiet: bool
-) -> None:
-    """Build ``ids``, print each file written, then the summary (exit 1 if any failed)."""
+    builder: Builder,
+    progress: LineProgress,
+    ids: list[str],
+    jobs: int | None,
+    quiet: bool,
+    as_json: bool = False,
+) -> tuple[list[ExperimentOutcome], int]:
+    """Build ``ids``, print each file written (unless ``as_json``), then the summary; the
+    outcomes and the exit status (1 if any failed, 2 for spec errors)."""
     from labreport.batch import build_many
 
     start = time.perf_counter()
@@ -310,8 +334,52 @@ def _build_and_report(
         progress.close()
     for outcome in outcomes:
         for path in outcome.written:
-            click.echo(_shown(path))
-    _summarise(outcomes, time.perf_counter() - start, quiet)
+            if not as_json:
+                click.echo(_shown(path))
+    return outcomes, _summarise(outcomes, time.perf_counter() - start, quiet)
+
+
+def _write_report(
+    project: Project,
+    command: str,
+    outcomes: list[ExperimentOutcome],
+    code: int,
+    target: Path | None,
+    as_json: bool,
+    book: tuple[Path, ...] = (),
+    errors: tuple[LabreportError, ...] = (),
+) -> None:
+    """The build report (labreport.report) to ``target`` and/or stdout, as asked."""
+    if target is None and not as_json:
+        return
+    import dataclasses
+
+    from labreport.output import write_atomic
+    from labreport.report import BuildReport, ErrorEntry, experiment_entry
+
+    def shown(path: Path) -> str:
+        """A path inside the project relative to its root, so the report travels with it."""
+        try:
+            return str(path.resolve().relative_to(project.root.resolve()))
+        except ValueError:
+            return str(path.resolve())
+
+    report = BuildReport(
+        command=command,
+        labreport=__version__,
+        exit_status=code,
+        student={k: str(v) for k, v in dataclasses.asdict(project.config.student).items()},
+        experiments=tuple(experiment_entry(outcome, shown) for outcome in outcomes),
+        book=tuple(shown(path) for path in book),
+        errors=tuple(
+            ErrorEntry(str(problem), exc.exit_code) for exc in errors for problem in exc.problems
+        ),
+    )
+    text = report.to_json()
+    if target is not None:
+        write_atomic(target.resolve(), text.encode("utf-8"))
+    if as_json:
+        click.echo(text, nl=False)
 
 
 def _echo_error(message: str) -> None:
@@ -337,8 +405,9 @@ def _progress_display(quiet: bool) -> LineProgress:
     return LineProgress(stream, quiet=quiet)
 
 
-def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -> None:
-    """One summary line, then each failure as an error line; exit 1 (2 for spec errors) if any."""
+def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -> int:
+    """One summary line, then each failure as an error line; the exit status: 1 (2 for spec
+    errors) if any failed, else 0."""
     built = [o for o in outcomes if o.status == "built"]
     failed = [o for o in outcomes if o.status == "failed"]
     current = len(outcomes) - len(built) - len(failed)
@@ -365,8 +434,7 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
         if outcome.detail and _state["debug"]:
             click.echo("\n".join(terminal_lines(outcome.detail.rstrip("\n"))), err=True)
         _echo_error(outcome.error or "build failed")
-    if failed:
-        raise click.exceptions.Exit(max(o.exit_code for o in failed))
+    return max((o.exit_code for o in failed), default=EXIT_OK)
 
 
 @cli.command()
@@ -374,13 +442,24 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
 @_force_option
 @_jobs_option
 @_quiet_option
-def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> None:
+@_report_option
+@_json_option
+def book(
+    out_dir: Path | None,
+    force: bool,
+    jobs: int | None,
+    quiet: bool,
+    report_path: Path | None,
+    as_json: bool,
+) -> None:
     """Bind every experiment into one lab record: build/lab-record.pdf and build/index.html.
 
     The PDF has a cover (course, student), an index page (S.No, Date, Name of the Experiment,
     Page No., Marks, Signature) whose page numbers are where each experiment really starts, then
     every experiment in its own format, with page numbers running on through the whole book.
-    Experiments are built first as by `labreport build --all` (cached runs are reused).
+    Experiments are built first as by `labreport build --all` (cached runs are reused); if
+    any fails, nothing is bound (exit status as `build`). --report and --json as for `build`,
+    with the book's two files.
     """
     from labreport.book import bind_book
     from labreport.build import Builder, BuildOptions
@@ -394,15 +473,24 @@ def book(out_dir: Path | None, force: bool, jobs: int | None, quiet: bool) -> No
     options = BuildOptions(out_dir=out_dir.resolve() if out_dir else None, force=force)
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
-        _build_and_report(builder, progress, ids, jobs, quiet)
+        outcomes, code = _build_and_report(builder, progress, ids, jobs, quiet, as_json)
+    if code:
+        _write_report(project, "book", outcomes, code, report_path, as_json)
+        raise click.exceptions.Exit(code)
     if not quiet:
         click.echo("binding the lab record ...", err=True)
     breaks: list[str] = []
-    index, target = bind_book(project, ids, builder.out_dir, builder.search_path, breaks)
+    try:
+        index, target = bind_book(project, ids, builder.out_dir, builder.search_path, breaks)
+    except LabreportError as exc:
+        _write_report(project, "book", outcomes, exc.exit_code, report_path, as_json, errors=(exc,))
+        raise
     for problem in breaks:
         click.echo(terminal_line(f"warning: {problem}"), err=True)
-    click.echo(_shown(index))
-    click.echo(_shown(target))
+    _write_report(project, "book", outcomes, EXIT_OK, report_path, as_json, (index, target))
+    if not as_json:
+        click.echo(_shown(index))
+        click.echo(_shown(target))
 
 
 def _shown(path: Path) -> str:

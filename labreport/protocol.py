@@ -23,6 +23,9 @@ from typing import Any
 RESULTS_ENV = "LABREPORT_RESULTS"
 FIGURE_LIMIT_ENV = "LABREPORT_FIGURE_LIMIT"  # figures captured at most
 SEED_ENV = "LABREPORT_SEED"  # the run's seed, for run_seed() (set by the harness itself)
+# The key of the exit report's environment under which the harness reports the seed it ran the
+# program with: the build report's account of the seed (labreport.report), never recomputed.
+SEED_REPORT_KEY = "seed"
 PARENT_PID_ENV = "LABREPORT_PARENT_PID"  # whose death the child must not outlive
 RUN_TOKEN_ENV = "LABREPORT_RUN"  # marks every process of one run, to kill the whole tree
 # Set per run; a warm interpreter must not carry them (a kill-by-token scan would find it).

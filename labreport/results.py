@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # types only: this module stays a leaf
+    from labreport.report import CheckEntry, ProgramEntry
 
 Status = Literal["ok", "error", "timeout", "memory", "killed"]  # how a program ended
 OutcomeStatus = Literal["built", "up-to-date", "failed"]  # what building an experiment came to
@@ -101,3 +104,7 @@ class ExperimentOutcome:
     warnings: tuple[str, ...] = ()
     failed_checks: tuple[str, ...] = ()
     detail: str | None = None  # a failed program's traceback, shown with --debug
+    # For the build report (labreport.report): each program as it ran or came from the cache
+    # (those that ended before a failure, for a failed one), and each check's verdict.
+    programs: tuple[ProgramEntry, ...] = ()
+    checks: tuple[CheckEntry, ...] = ()

@@ -78,6 +78,11 @@ class BuildState:
         names = self._load(exp_id).get("passed_env")
         return tuple(str(n) for n in names) if isinstance(names, list) else ()
 
+    def account(self, exp_id: str) -> Any:
+        """The build report's programs and checks as the last build saved them (unchecked:
+        :func:`labreport.report.account_from_json` reads them, leniently)."""
+        return self._load(exp_id).get("account")
+
     def last_duration(self, exp_id: str) -> float | None:
         """Seconds the last successful build took; None when unknown. Used to order a batch."""
         seconds = self._load(exp_id).get("seconds")
@@ -91,12 +96,15 @@ class BuildState:
         seconds: float | None = None,
         failed_checks: Iterable[str] = (),
         passed_env: Iterable[str] = (),
+        account: dict[str, Any] | None = None,
     ) -> None:
+        """``account``: the build report's programs and checks, given again while up to date."""
         record = {
             "inputs": digest,
             "outputs": {str(p): _file_digest(p) for p in outputs},
             "seconds": None if seconds is None else round(seconds, 3),
             "failed_checks": list(failed_checks),
             "passed_env": list(passed_env),
+            "account": account or {},
         }
         write_atomic(self._path(exp_id), json.dumps(record, indent=1).encode())

@@ -43,6 +43,7 @@ from labreport.protocol import (
     EXIT_REPORT,
     RESULTS_ENV,
     SEED_ENV,
+    SEED_REPORT_KEY,
     RunRequest,
     die_with_parent,
 )
@@ -295,7 +296,7 @@ def _run_program(request: RunRequest) -> int:
     except Exception as exc:  # noqa: BLE001 - a figure that fails to draw is reported, not fatal
         sys.stderr.write(f"labreport: could not capture the open figures: {exc}\n")
     report["duration"] = time.perf_counter() - start
-    report["environment"] = _environment()
+    report["environment"] = {**_environment(), SEED_REPORT_KEY: str(seed)}
     report["confinement"] = confinement
     sys.stdout.flush()
     sys.stderr.flush()
