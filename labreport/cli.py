@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
     from labreport.build import Builder
+    from labreport.classbuild import StudentBuild
     from labreport.progress import LineProgress
     from labreport.project import Project
     from labreport.results import ExperimentOutcome
@@ -553,6 +554,103 @@ def verify(
             err=True,
         )
         raise click.exceptions.Exit(code)
+
+
+@cli.command(name="class")
+@click.argument("submissions_dir", metavar="SUBMISSIONS_DIR", type=click.Path(path_type=Path))
+@click.option(
+    "--roster", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="CSV file of the class, with a header row: an id column (required) and a name column "
+    "(optional); who on it submitted nothing is listed.",
+)  # fmt: skip
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("class-build"), show_default=True,
+    help="Output folder: one folder per student, and summary.html, .csv and .json.",
+)  # fmt: skip
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None,
+    help="Students built at once (default: the number of CPU cores).",
+)  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["all", "html"]), default="all", show_default=True,
+    help="all: each student's bound book (lab-record.pdf) and records; html: HTML records only "
+    "(much faster).",
+)  # fmt: skip
+def class_build(
+    submissions_dir: Path, roster: Path | None, out_dir: Path, jobs: int | None, fmt: str
+) -> None:
+    """Build every student's project under SUBMISSIONS_DIR and summarise the class.
+
+    Each subfolder holding a labreport.toml is one student's project. Each is copied into a
+    private scratch folder (without its .labreport/ cache and build/) and built there by
+    labreport in a process of its own, with its own run cache and the usual program limits;
+    where Landlock exists, its programs cannot read the other submissions. One broken
+    submission never stops the others. Writes OUT/FOLDER/ (each student's book, records and
+    report.json) and OUT/summary.html, summary.csv and summary.json: student x experiment
+    (built, failed, checks held, run time), roster students who submitted nothing, duplicate
+    and missing IDs, and copy flags. Progress goes to stderr, one line per student. Exit status
+    1 if any submission failed to build (the summary is written all the same); see the README's
+    "For teachers".
+    """
+    from labreport.classbuild import (
+        UNCONFINED,
+        ClassJob,
+        build_class,
+        check_folders,
+        confinement_available,
+    )
+    from labreport.classsummary import summarise, write_summary
+    from labreport.submissions import find_submissions, load_roster
+
+    submissions = find_submissions(submissions_dir)
+    entries = load_roster(roster) if roster is not None else None
+    check_folders(submissions_dir, out_dir)
+    if not submissions:
+        raise click.UsageError(
+            f"no student projects (folders holding labreport.toml) in {submissions_dir}"
+        )
+    confined = confinement_available()
+    if not confined:
+        click.echo(f"Warning: {UNCONFINED}", err=True)
+    hidden = [submissions_dir.resolve(), out_dir.resolve()]
+    if roster is not None:
+        hidden.append(roster.resolve())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    job = ClassJob(submissions_dir.resolve(), out_dir.resolve(), fmt, tuple(hidden), confined)  # type: ignore[arg-type]
+    done: list[StudentBuild] = []
+
+    def finished(result: StudentBuild) -> None:
+        done.append(result)  # list.append is atomic; the count is this thread's line's
+        click.echo(
+            terminal_line(f"[{len(done)}/{len(submissions)}] {_student_line(result)}"), err=True
+        )
+
+    builds = build_class(job, submissions, jobs or os.cpu_count() or 1, finished)
+    summary = summarise(builds, entries, "" if confined else UNCONFINED)
+    for path in write_summary(summary, out_dir):
+        click.echo(_shown(path))
+    flags = f", {len(summary.copy_flags)} copy flag(s)" if summary.copy_flags else ""
+    click.echo(
+        f"Summary: {summary.submissions} submission(s), {summary.built} built, "
+        f"{summary.failed} failed{flags}",
+        err=True,
+    )
+    if summary.exit_status:
+        raise click.exceptions.Exit(summary.exit_status)
+
+
+def _student_line(result: StudentBuild) -> str:
+    """One student's build, in one line: who, how it ended, in how long."""
+    sub = result.submission
+    who = f"{sub.name} ({sub.id or 'no ID'})"
+    experiments = result.report.experiments if result.report else ()
+    failed = sum(e.status == "failed" for e in experiments)
+    counts = f"{len(experiments) - failed} built, {failed} failed" if experiments else ""
+    if result.built:
+        return f"{who}: built ({counts}) in {result.seconds:.1f} s"
+    reason = result.error or sub.problem
+    return f"{who}: FAILED{f' ({counts})' if counts else ''}: {reason}"
 
 
 @cli.command(name="list")

@@ -39,7 +39,7 @@ except ImportError:  # Windows: no flock, so no way to tell a live owner from a 
 
 log = logging.getLogger(__name__)
 
-PREFIXES = {"run": "labreport-run-", "pipeline": "labreport-pipeline-"}
+PREFIXES = {"run": "labreport-run-", "pipeline": "labreport-pipeline-", "class": "labreport-class-"}
 MARKER = ".labreport-owner"  # locked by the folder's owner while it lives
 _NEW_MARKER = MARKER + ".new"  # locked before it is renamed into place: never seen unlocked
 _OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -49,7 +49,7 @@ _OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOE
 
 
 @contextlib.contextmanager
-def scratch_folder(kind: Literal["run", "pipeline"]) -> Iterator[Path]:
+def scratch_folder(kind: Literal["run", "pipeline", "class"]) -> Iterator[Path]:
     """A new, empty folder in the temp dir, owned (its marker locked) until the block ends and
     it is removed. Removal happens under the lock, so no reaper ever races the owner."""
     folder = Path(tempfile.mkdtemp(prefix=PREFIXES[kind]))
@@ -85,15 +85,22 @@ def _lock_marker(folder: Path) -> int | None:
 # ------------------------------------------------------------------------------ copying
 
 
-def copy_experiment(experiment_dir: Path, work: Path) -> None:
+def copy_experiment(
+    experiment_dir: Path, work: Path, leave_out: frozenset[str] = frozenset()
+) -> None:
     """The scratch copy a program runs in: the experiment folder without caches, so programs
-    read their data by relative path and cannot litter the project.
+    read their data by relative path and cannot litter the project. ``leave_out``: names of
+    top-level entries not copied (``labreport class`` leaves a submission's ``.labreport/``
+    cache and ``build/`` out, so that no result of a student's own making is reused).
 
     Every entry is listed before anything is copied, so a special file is refused before a
     large folder is copied for nothing. Raises SpecError for a special file, OSError when the
     folder cannot be read or the copy written.
     """
-    entries = list(folder_entries(experiment_dir, strict=True))
+    entries = [
+        entry for entry in folder_entries(experiment_dir, strict=True)
+        if entry.relative.split("/", 1)[0] not in leave_out
+    ]  # fmt: skip
     for entry in entries:
         if entry.kind == "special":
             raise _special_file_error(experiment_dir, entry.relative, entry.special)

@@ -133,6 +133,40 @@ def restrict_writes(folders: Sequence[str]) -> int:
     return abi
 
 
+# Read-like rights: EXECUTE, READ_FILE (files) and READ_DIR (folders), all of ABI 1.
+_READ_FILE_RIGHTS = (1 << 0) | (1 << 2)
+_READ_DIR_RIGHTS = 1 << 3
+
+
+def restrict_reads(readable: Sequence[str]) -> int:
+    """Allow this process and its descendants to read (list, open, run) only beneath
+    ``readable``: the Landlock ABI enforced, or 0 where Landlock is unavailable. Writes are not
+    handled here (``restrict_writes`` adds its own layer). ``labreport class`` confines each
+    student's build with it, so that its programs cannot read other submissions."""
+    abi = landlock_abi()
+    if abi <= 0:
+        return 0
+    libc = _libc()
+    handled = _READ_FILE_RIGHTS | _READ_DIR_RIGHTS
+    attr = _RulesetAttr(handled, 0, 0)
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    if ruleset < 0:
+        return 0
+    try:
+        for path in readable:
+            folder = os.path.isdir(path)
+            _add_rule(libc, ruleset, path, handled if folder else _READ_FILE_RIGHTS)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+            return 0
+        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0):
+            return 0
+    except OSError:
+        return 0
+    finally:
+        os.close(ruleset)
+    return abi
+
+
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
