@@ -101,7 +101,8 @@ def build_class(
         def work(name: str) -> StudentBuild:
             sub = next(s for s in submissions if s.name == name)
             result = _build_one(job, sub, root, places[name], cancel)
-            finished(result)
+            if not cancel.is_set():
+                finished(result)
             return result
 
         names = [sub.name for sub in submissions]
@@ -131,6 +132,8 @@ def _build_one(
         )  # fmt: skip
         code = _wait(proc, cancel)
     seconds = time.perf_counter() - start
+    if cancel.is_set():  # interrupted: leave the outputs of an earlier class build as they are
+        return StudentBuild(sub, EXIT_INTERRUPTED, "interrupted", seconds, None)
     report = _read_report(report_path)
     # Messages name the submission's own files, not the scratch copy they were read from.
     error = "" if code == 0 else _last_error(log, code).replace(str(project), str(sub.folder))
