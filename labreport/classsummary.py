@@ -79,24 +79,34 @@ class ClassSummary:
 def summarise(
     builds: Sequence[StudentBuild], roster: Sequence[RosterEntry] | None, confinement: str
 ) -> ClassSummary:
+    """The summary of ``builds``. IDs are compared without regard to case (``s-1`` is ``S-1``)."""
     rows = tuple(row for build in builds for row in _rows(build))
     ids: dict[str, list[str]] = {}
+    first_spelling: dict[str, str] = {}
     for build in builds:
         if build.submission.id:
-            ids.setdefault(build.submission.id, []).append(build.submission.name)
-    on_roster = {entry.id for entry in roster or ()}
+            key = build.submission.id.casefold()
+            ids.setdefault(key, []).append(build.submission.name)
+            first_spelling.setdefault(key, build.submission.id)
+    on_roster = {entry.id.casefold() for entry in roster or ()}
     return ClassSummary(
         rows=rows,
         submissions=len(builds),
         built=sum(build.built for build in builds),
         failed=sum(not build.built for build in builds),
-        missing=tuple(entry for entry in roster or () if entry.id not in ids),
+        missing=tuple(entry for entry in roster or () if entry.id.casefold() not in ids),
         not_on_roster=tuple(
             b.submission.name
             for b in builds
-            if roster is not None and b.submission.id not in on_roster
+            if roster is not None
+            and b.submission.id
+            and b.submission.id.casefold() not in on_roster
         ),
-        duplicate_ids=tuple(DuplicateId(i, tuple(f)) for i, f in sorted(ids.items()) if len(f) > 1),
+        duplicate_ids=tuple(
+            DuplicateId(first_spelling[key], tuple(folders))
+            for key, folders in sorted(ids.items())
+            if len(folders) > 1
+        ),
         missing_ids=tuple(b.submission.name for b in builds if not b.submission.id),
         copy_flags=tuple(find_flags(s for build in builds for s in build.sightings)),
         confinement=confinement,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -619,12 +620,13 @@ def class_build(
     out_dir.mkdir(parents=True, exist_ok=True)
     job = ClassJob(submissions_dir.resolve(), out_dir.resolve(), fmt, tuple(hidden), confined)  # type: ignore[arg-type]
     done: list[StudentBuild] = []
+    lock = threading.Lock()
 
     def finished(result: StudentBuild) -> None:
-        done.append(result)  # list.append is atomic; the count is this thread's line's
-        click.echo(
-            terminal_line(f"[{len(done)}/{len(submissions)}] {_student_line(result)}"), err=True
-        )
+        with lock:  # called from the worker threads: one count, one line at a time
+            done.append(result)
+            line = f"[{len(done)}/{len(submissions)}] {_student_line(result)}"
+            click.echo(terminal_line(line), err=True)
 
     builds = build_class(job, submissions, jobs or os.cpu_count() or 1, finished)
     summary = summarise(builds, entries, "" if confined else UNCONFINED)
