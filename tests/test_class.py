@@ -236,6 +236,8 @@ def test_a_program_cannot_read_another_submission(built: ClassBuild) -> None:
     assert "ALICE-SECRET" not in record
     assert record.count("DENIED PermissionError") == 2
     assert "ALICE-SECRET" not in (built.out / "mallory" / "report.json").read_text()
+    assert built.summary["confinement"] == ""  # hidden by Landlock here: the summary says so
+    assert "unable to read the other submissions" in built.html.get_text(" ")
 
 
 def test_summary_html_links_each_student_and_record(built: ClassBuild) -> None:
