@@ -125,12 +125,15 @@ def _build_one(
     if job.confined:
         command = jailed(readable_paths([*job.hidden, root], keep=[own]), command)
     log = own / "stderr.txt"
-    with open(log, "wb") as stderr:
-        proc = subprocess.Popen(
-            command, cwd=project, env=importable(build_env(tmp)), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
-        )  # fmt: skip
-        code = _wait(proc, cancel)
+    try:
+        with open(log, "wb") as stderr:
+            proc = subprocess.Popen(
+                command, cwd=project, env=importable(build_env(tmp)), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+            )  # fmt: skip
+            code = _wait(proc, cancel)
+    except OSError as exc:  # no processes or disk left: this student fails, the others go on
+        return StudentBuild(sub, 1, f"could not be built: {exc.strerror or exc}", 0.0, None)
     seconds = time.perf_counter() - start
     if cancel.is_set():  # interrupted: leave the outputs of an earlier class build as they are
         return StudentBuild(sub, EXIT_INTERRUPTED, "interrupted", seconds, None)
