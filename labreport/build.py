@@ -43,8 +43,8 @@ from labreport.errors import (
     SpecError,
     UsageError,
 )
+from labreport.executor import Executor, RunJob, SharedWorkdir, open_executor
 from labreport.output import write_atomic
-from labreport.pdfworker import PdfPool
 from labreport.project import Project
 from labreport.report import (
     CheckEntry,
@@ -63,8 +63,7 @@ from labreport.results import (
     RunLimits,
     RunResult,
 )
-from labreport.runner import prestart, run_program
-from labreport.scratch import copy_experiment, reap_once, scratch_folder
+from labreport.scratch import reap_once
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ENTRY, HANDOUT_ENTRY, ThemeSearchPath
 from labreport.warm import WarmPool
@@ -120,6 +119,9 @@ class BuildOptions:
     strict: bool = False  # a failed check fails the experiment
     warm: bool = True  # fork programs from a warm interpreter (see labreport.warm)
     handout: bool = False  # the handout a student gets before the lab; runs nothing
+    # Where programs run and records are laid out: None here, else a Dask scheduler's address
+    # (labreport.executor.parse_executor). Not an input of the outputs: they are the same bytes.
+    executor: str | None = None
 
 
 class BuildEvents(Protocol):
@@ -145,9 +147,10 @@ class Builder:
     """Builds experiments of one project with one set of options, one at a time per call
     (:func:`labreport.batch.build_many` calls it from several threads).
 
-    A context manager: it owns the PDF workers and, unless a shared pool is given, the warm
-    interpreters its builds start, and closes them when the ``with`` block ends, so nothing
-    outlives it whatever happened inside.
+    A context manager: it owns its :class:`~labreport.executor.Executor` (the PDF workers
+    and, unless a shared pool is given, the warm interpreters its builds start; or a Dask
+    client) and closes it when the ``with`` block ends, so nothing outlives it whatever
+    happened inside.
     """
 
     def __init__(
@@ -170,38 +173,35 @@ class Builder:
         self._render_lock = threading.Lock()
         # Set on an interruption: running programs are killed within a tick, nothing new starts.
         self.cancel = threading.Event()
-        self._own_warm = warm is None and options.warm
-        self.warm = None if self._own_warm else warm
-        self._pdf_pool: PdfPool | None = None  # while entered
+        self._shared_warm = warm
+        self._executor: Executor | None = None  # while entered
         # Said once per build, with the first experiment whose programs run.
         self._unconfined: str | None = sandbox.confinement_warning()
 
     def __enter__(self) -> Builder:
-        if self._pdf_pool is not None:
+        if self._executor is not None:
             raise RuntimeError("a Builder is entered once")
         reap_once()  # scratch folders of labreport runs killed before (kill -9): once a process
-        self._pdf_pool = PdfPool()
-        if self._own_warm:
-            self.warm = WarmPool()
+        self._executor = open_executor(
+            self.options.executor, self._shared_warm, use_warm=self.options.warm
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Close the PDF workers and the warm interpreters this builder started."""
-        pdf_pool, self._pdf_pool = self._pdf_pool, None
-        if pdf_pool is not None:
-            pdf_pool.close()
-        if self._own_warm and self.warm is not None:
-            self.warm.close()
-            self.warm = None
+        """Close the executor: the PDF workers and warm interpreters this builder started."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
 
     @property
-    def pdf_pool(self) -> PdfPool:
+    def executor(self) -> Executor:
+        """Where this builder's programs run and records are laid out (while entered)."""
         self._require_entered()
-        assert self._pdf_pool is not None
-        return self._pdf_pool
+        assert self._executor is not None
+        return self._executor
 
     def _require_entered(self) -> None:
-        if self._pdf_pool is None:
+        if self._executor is None:
             raise RuntimeError("build inside `with Builder(...) as builder:`; it owns processes")
 
     def build(self, exp_id: str) -> ExperimentOutcome:
@@ -279,10 +279,11 @@ class Builder:
                 exp_id, "up-to-date", duration=time.perf_counter() - start, failed_checks=owed,
                 programs=programs, checks=checks,
             )  # fmt: skip
-        if self.warm is not None and self.options.force:
-            prestart(self.warm, folder)  # every program will run: start while the spec loads
-        if "pdf" in self.options.formats:
-            self.pdf_pool.prestart()  # imports WeasyPrint while the spec loads and programs run
+        # Every program will run with --force, and WeasyPrint will be needed for a PDF: start
+        # the interpreters that import them while the spec loads and the programs run.
+        self.executor.prestart(
+            folder if self.options.force else None, "pdf" in self.options.formats
+        )
         from labreport.spec import load_experiment  # pydantic: only when there is work to do
 
         source = load_experiment(folder, display_root=self.project.root)
@@ -322,8 +323,7 @@ class Builder:
         digest = self._inputs_digest(folder)  # read before the spec: an edit during it rebuilds
         if not self.options.force and self.state.current(stem, digest) is not None:
             return ExperimentOutcome(exp_id, "up-to-date", duration=time.perf_counter() - start)
-        if "pdf" in self.options.formats:
-            self.pdf_pool.prestart()
+        self.executor.prestart(None, "pdf" in self.options.formats)  # no program: no interpreter
         from labreport.handout import handout_context
         from labreport.spec import load_experiment
 
@@ -550,26 +550,30 @@ class Builder:
         return plan
 
     @contextlib.contextmanager
-    def _workdir(self, source: ExperimentSource) -> Iterator[Path | None]:
+    def _workdir(self, source: ExperimentSource) -> Iterator[SharedWorkdir | None]:
         """The folder a ``workdir: shared`` pipeline runs in; None: each program gets its own."""
         if source.spec.workdir != "shared":
             yield None
             return
-        with scratch_folder("pipeline") as tmp:
-            work = Path(tmp, "work")
-            copy_experiment(source.folder, work)
-            yield work
+        with self.executor.shared_workdir(source.folder) as workdir:
+            yield workdir
 
     def _run_one(
-        self, source: ExperimentSource, program: Program, limits: RunLimits, workdir: Path | None
+        self,
+        source: ExperimentSource,
+        program: Program,
+        limits: RunLimits,
+        workdir: SharedWorkdir | None,
     ) -> RunResult:
+        job = RunJob(
+            source.folder, program.code, tuple(program.run_args), program.seed, limits,
+            tuple(program.show_files), tuple(program.recorded_globals),
+            protected=(self.project.root, self.out_dir), workdir=workdir,
+        )  # fmt: skip
         try:
-            return run_program(
-                source.folder, program.code, args=program.run_args, seed=program.seed,
-                limits=limits, cancel=self.cancel, warm=self.warm, workdir=workdir,
-                show_files=program.show_files, protected=(self.project.root, self.out_dir),
-                recorded_globals=program.recorded_globals,
-            )  # fmt: skip
+            return self.executor.run(job, self.cancel)
+        except RunError as exc:  # where it ran failed (a lost Dask worker): say which record
+            raise exc.for_experiment(source.id) from exc
         except OSError as exc:
             raise RunError(
                 f"{program.code} could not be started: {exc.strerror or exc}",
@@ -652,19 +656,14 @@ class Builder:
     def _pdf(
         self, source: ExperimentSource, html: str, refused: list[str], breaks: list[str]
     ) -> bytes:
-        """The PDF from a worker process (outside the render lock: records are laid out side by
-        side), else rendered here, one at a time."""
+        """The PDF from the executor, outside the render lock: records are laid out side by
+        side."""
         try:
-            pdf = self.pdf_pool.render(html, self.project.root, refused, breaks)
+            pdf = self.executor.layout(html, self.project.root, refused, breaks)
         except RenderError as exc:
             raise exc.for_experiment(source.id) from exc
         self._check_cancelled()
-        if pdf is not None:
-            return pdf
-        from labreport.pdf import render_pdf
-
-        with self._render_lock:
-            return render_pdf(html, root=self.project.root, refused=refused, breaks=breaks)
+        return pdf
 
 
 def _entry(program: Program, result: RunResult) -> ProgramEntry:
