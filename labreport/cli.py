@@ -79,6 +79,11 @@ _out_option = click.option(
 _force_option = click.option(
     "--force", is_flag=True, help="Re-run every program and re-render, ignoring caches."
 )
+_executor_option = click.option(
+    "--executor", "executor", default=None, metavar="local|dask://HOST:PORT",
+    help="Where programs run and records are laid out: this machine (local, the default) or a "
+    "Dask scheduler (pip install labreport[dask]; see docs/scaling.md). Same records either way.",
+)  # fmt: skip
 _jobs_option = click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=None,
     help="Experiments built at once (default: the number of CPU cores).",
@@ -252,6 +257,7 @@ def cli() -> None:
 )  # fmt: skip
 @_report_option
 @_json_option
+@_executor_option
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -267,6 +273,7 @@ def build(
     handout: bool,
     report_path: Path | None,
     as_json: bool,
+    executor: str | None,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -286,6 +293,7 @@ def build(
     from labreport.project import find_project
 
     project = find_project()
+    address = _executor_address(project, executor)
     if build_all:
         ids = discover(project.experiments_dir)
     elif experiments:
@@ -308,6 +316,7 @@ def build(
         strict=strict,
         warm=not fresh and not handout,  # a handout runs nothing: no warm interpreter
         handout=handout,
+        executor=address,
     )
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
@@ -315,6 +324,19 @@ def build(
     _write_report(project, "build", outcomes, code, report_path, as_json)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def _executor_address(project: Project, option: str | None) -> str | None:
+    """The Dask scheduler's address that ``--executor``, else ``[build] executor`` in
+    labreport.toml, names; None: build here. A malformed one is a UsageError (exit 2)."""
+    from labreport.executor import parse_executor
+
+    if option is not None:
+        return parse_executor(option)
+    configured = project.config.build.executor
+    if configured is None:
+        return None
+    return parse_executor(configured, f"{project.config_path.name}: [build] executor")
 
 
 def _build_and_report(
@@ -446,6 +468,7 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
 @_quiet_option
 @_report_option
 @_json_option
+@_executor_option
 def book(
     out_dir: Path | None,
     force: bool,
@@ -453,6 +476,7 @@ def book(
     quiet: bool,
     report_path: Path | None,
     as_json: bool,
+    executor: str | None,
 ) -> None:
     """Bind every experiment into one lab record: build/lab-record.pdf and build/index.html.
 
@@ -469,10 +493,13 @@ def book(
     from labreport.spec import discover
 
     project = find_project()
+    address = _executor_address(project, executor)
     ids = discover(project.experiments_dir)
     if not ids:
         raise click.UsageError(f"no experiments in {project.experiments_dir}")
-    options = BuildOptions(out_dir=out_dir.resolve() if out_dir else None, force=force)
+    options = BuildOptions(
+        out_dir=out_dir.resolve() if out_dir else None, force=force, executor=address
+    )
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
         outcomes, code = _build_and_report(builder, progress, ids, jobs, quiet, as_json)
@@ -514,8 +541,14 @@ def _shown(path: Path) -> str:
     help="Seed runs at once (default: the number of CPU cores).",
 )  # fmt: skip
 @_quiet_option
+@_executor_option
 def verify(
-    experiments: tuple[str, ...], seeds: int, force: bool, jobs: int | None, quiet: bool
+    experiments: tuple[str, ...],
+    seeds: int,
+    force: bool,
+    jobs: int | None,
+    quiet: bool,
+    executor: str | None,
 ) -> None:
     """Check that each experiment's claims hold over several seeds, not only the record's run.
 
@@ -532,6 +565,7 @@ def verify(
     from labreport.verify import Verifier, describe, exit_code
 
     project = find_project()
+    address = _executor_address(project, executor)
     ids = (
         resolve_ids(project.experiments_dir, list(experiments))
         if experiments
@@ -539,7 +573,8 @@ def verify(
     )
     progress = _progress_display(quiet)
     try:
-        with Builder(project, BuildOptions(formats=("html",), force=force), progress) as builder:
+        options = BuildOptions(formats=("html",), force=force, executor=address)
+        with Builder(project, options, progress) as builder:
             verdicts = Verifier(builder).verify(ids, seeds, jobs or os.cpu_count() or 1)
     finally:
         progress.close()

@@ -56,6 +56,14 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    """How the project builds: ``executor`` says where programs run and records are laid out
+    (``local``, or ``dask://HOST:PORT``), as ``--executor`` does, which overrides it."""
+
+    executor: str | None = None
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     course: CourseConfig = CourseConfig()
     student: StudentConfig = StudentConfig()
@@ -63,6 +71,7 @@ class ProjectConfig:
     templates_dir: str | None = None
     limits: LimitsConfig = LimitsConfig()
     run: RunConfig = RunConfig()
+    build: BuildConfig = BuildConfig()
 
 
 class _Invalid(ValueError):
@@ -146,6 +155,7 @@ _SECTIONS: dict[str, Any] = {
         v, w, LimitsConfig, {"memory": _size, "output": _size, "figures": _count}
     ),
     "run": lambda v, w: _table(v, w, RunConfig, {"pass_env": _names}),
+    "build": lambda v, w: _table(v, w, BuildConfig, {"executor": _text}),
 }
 
 

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -174,6 +174,7 @@ def run_program(
     show_files: Sequence[str] = (),
     protected: Sequence[Path] = (),
     recorded_globals: Sequence[tuple[str, str]] = (),
+    passed_env: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
 
@@ -188,6 +189,9 @@ def run_program(
     imports already (nothing more for a program of the standard library alone; NumPy and
     matplotlib; those and PyTorch: ``warm.program_kind``); else, or if that fails, it runs in
     a new interpreter. Either way it starts from a state no other program touched.
+
+    ``passed_env``: the values of the limits' ``pass_env`` variables, when they come from the
+    machine that builds rather than this process's environment (a Dask worker's job).
 
     Setting ``cancel`` kills the program and raises :class:`RunCancelled` within a fraction of a
     second. ``OSError`` means the run could not be set up (a full disk, no processes left).
@@ -207,7 +211,7 @@ def run_program(
             code, tuple(args), seed, limits.threads, writable, shm,
             recorded_globals=tuple(recorded_globals),
         )  # fmt: skip
-        env = sandbox.program_env(limits, results, token, own_tmp)
+        env = sandbox.program_env(limits, results, token, own_tmp, passed_env)
         start = time.perf_counter()
         proc: subprocess.Popen[bytes] | WarmChild | None = None
         if warm is not None:

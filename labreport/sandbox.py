@@ -19,7 +19,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -48,17 +48,33 @@ PASSED_PREFIXES = ("LC_",)  # the locale's categories
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
+def passed_values(limits: RunLimits) -> dict[str, str]:
+    """The values of the variables the program receives by name (``pass_env``) that are set
+    here: what a run on another machine must take along (they are in its cache key)."""
+    return {name: os.environ[name] for name in limits.pass_env if name in os.environ}
+
+
 def program_env(
-    limits: RunLimits, results: Path | None = None, token: str = "", tmp: Path | None = None
+    limits: RunLimits,
+    results: Path | None = None,
+    token: str = "",
+    tmp: Path | None = None,
+    passed: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The whole environment of a program's process (without ``results``, ``token`` and
-    ``tmp``: of the warm interpreter that programs are forked from)."""
+    ``tmp``: of the warm interpreter that programs are forked from). ``passed``: the values of
+    the ``pass_env`` variables, where they come from the machine that builds (a Dask worker's
+    job), not from this process's environment."""
     source = os.environ
     env = {
         name: value
         for name, value in source.items()
         if name in PASSED_ENV or name.startswith(PASSED_PREFIXES) or name in limits.pass_env
     }
+    if passed is not None:
+        for name in limits.pass_env:
+            env.pop(name, None)
+        env.update({name: passed[name] for name in limits.pass_env if name in passed})
     threads = str(limits.threads)
     env.update(
         MPLBACKEND=MPL_BACKEND,

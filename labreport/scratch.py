@@ -24,7 +24,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -101,9 +101,7 @@ def copy_experiment(
         entry for entry in folder_entries(experiment_dir, strict=True)
         if entry.relative.split("/", 1)[0] not in leave_out
     ]  # fmt: skip
-    for entry in entries:
-        if entry.kind == "special":
-            raise _special_file_error(experiment_dir, entry.relative, entry.special)
+    refuse_special(experiment_dir, entries)
     work.mkdir()
     for entry in entries:
         target = work / entry.relative
@@ -113,6 +111,14 @@ def copy_experiment(
             os.symlink(entry.link, target)
         else:
             _copy_file(experiment_dir, entry, target)
+
+
+def refuse_special(experiment_dir: Path, entries: Iterable[FolderEntry]) -> None:
+    """SpecError for the first special file (a named pipe, a socket, a device) among
+    ``entries``: no copy of the folder, here or on a Dask worker, can hold one."""
+    for entry in entries:
+        if entry.kind == "special":
+            raise _special_file_error(experiment_dir, entry.relative, entry.special)
 
 
 def _copy_file(experiment_dir: Path, entry: FolderEntry, target: Path) -> None:

@@ -15,6 +15,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q torch==2.13.0
 # `--group` (PEP 735 dependency groups) is new in pip 25.1; a venv may start with an older pip.
 .venv/bin/python -m pip install -q --upgrade "pip>=25.1"
-# Not editable: the venv runs labreport exactly as a user's `pip install .[course,docx]` would.
-.venv/bin/python -m pip install -q ".[course,docx]" --group dev
+# Not editable: the venv runs labreport exactly as a user's `pip install .[course,docx,dask]` would.
+.venv/bin/python -m pip install -q ".[course,docx,dask]" --group dev
 echo "setup: done. Try: .venv/bin/labreport build exp5"
