@@ -266,8 +266,11 @@ class DaskExecutor:
             self.client.close(timeout=5)
 
     def _workers(self) -> Mapping[str, Any]:
-        info: Mapping[str, Any] = self.client.scheduler_info()
-        return info.get("workers", {})  # type: ignore[no-any-return]
+        """The scheduler's workers, asked now. Not ``scheduler_info()``: it returns the client's
+        copy, which a background refresh can replace with one that lists no worker (seen under
+        load: a build failed for want of workers while both were busy)."""
+        workers: Mapping[str, Any] = self.client.nthreads()
+        return workers
 
     def _wait(self, future: Any, cancel: threading.Event, what: str) -> Any:
         """The future's value, watching ``cancel`` and the workers; its failures as labreport's
