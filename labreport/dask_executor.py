@@ -38,6 +38,7 @@ from labreport.scratch import scratch_folder
 _CONNECT_TIMEOUT = "10s"  # a scheduler that does not answer in this long is not there
 _TICK = 0.1  # seconds between looks at the build's cancel flag while a job runs
 _NO_WORKER_GRACE = 60.0  # seconds a job may wait with no worker at all (jobqueue: queued)
+_WORKER_LOOK = 5.0  # seconds between looks at the scheduler's workers while a job waits
 _WORKER_FIX = (
     "install labreport (with the libraries the programs import, in the versions this machine "
     "has) on every Dask worker, and check that the workers stay up (`dask worker` logs)"
@@ -275,14 +276,19 @@ class DaskExecutor:
     def _wait(self, future: Any, cancel: threading.Event, what: str) -> Any:
         """The future's value, watching ``cancel`` and the workers; its failures as labreport's
         errors (a lost worker, a library missing there)."""
-        waited = 0.0
+        seen = looked = time.monotonic()  # when a worker was last seen, and looked for
         while not future.done():
             time.sleep(_TICK)
             if cancel.is_set():
                 future.cancel()
                 raise RunCancelled("the build was interrupted")
-            waited += _TICK
-            if waited >= _NO_WORKER_GRACE and not self._workers():
+            now = time.monotonic()
+            if now - looked < _WORKER_LOOK:
+                continue
+            looked = now
+            if self._workers():
+                seen = now
+            elif now - seen >= _NO_WORKER_GRACE:
                 future.cancel()
                 raise RunError(
                     f"{what}: no Dask worker has been connected to {self.address} for "
