@@ -171,7 +171,7 @@ def run_on_worker(remote: RemoteJob) -> tuple[RunResult, PackedFolder | None]:
             folder, job.code, args=job.args, seed=job.seed, limits=job.limits,
             warm=_warm_pool() if remote.warm else None, workdir=workdir,
             show_files=job.show_files, recorded_globals=job.recorded_globals,
-            passed_env=dict(remote.passed_env),
+            passed_env=dict(remote.passed_env), protect_folder=False,
         )  # fmt: skip
         left = pack_folder(workdir, skip_special=True) if workdir is not None else None
     return result, left

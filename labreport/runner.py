@@ -175,6 +175,7 @@ def run_program(
     protected: Sequence[Path] = (),
     recorded_globals: Sequence[tuple[str, str]] = (),
     passed_env: Mapping[str, str] | None = None,
+    protect_folder: bool = True,
 ) -> RunResult:
     """Run ``experiment_dir/code`` in isolation and return everything it produced.
 
@@ -192,6 +193,8 @@ def run_program(
 
     ``passed_env``: the values of the limits' ``pass_env`` variables, when they come from the
     machine that builds rather than this process's environment (a Dask worker's job).
+    ``protect_folder=False``: ``experiment_dir`` is a throwaway copy (a Dask worker's), which
+    must not keep the temp folder it lies in from the program, as the project would.
 
     Setting ``cancel`` kills the program and raises :class:`RunCancelled` within a fraction of a
     second. ``OSError`` means the run could not be set up (a full disk, no processes left).
@@ -205,7 +208,8 @@ def run_program(
             copy_experiment(experiment_dir, work)
         results.mkdir()
         own_tmp.mkdir()
-        writable = sandbox.writable_folders((work, results, own_tmp), (experiment_dir, *protected))
+        shielded = (experiment_dir, *protected) if protect_folder else tuple(protected)
+        writable = sandbox.writable_folders((work, results, own_tmp), shielded)
         shm = (limits.memory_limit or 0) if sandbox.private_shm_works() else None
         request = RunRequest(
             code, tuple(args), seed, limits.threads, writable, shm,
