@@ -12,6 +12,7 @@ instead of redoing it beside it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -64,6 +65,7 @@ from labreport.results import (
     RunResult,
 )
 from labreport.scratch import reap_once
+from labreport.seeds import resolve_seeds
 from labreport.state import BuildState, inputs_digest
 from labreport.themes import ENTRY, HANDOUT_ENTRY, ThemeSearchPath
 from labreport.warm import WarmPool
@@ -286,7 +288,7 @@ class Builder:
         )
         from labreport.spec import load_experiment  # pydantic: only when there is work to do
 
-        source = load_experiment(folder, display_root=self.project.root)
+        source = self.seeded(load_experiment(folder, display_root=self.project.root))
         self._check_theme(source)
         warnings = list(source.notices) + self._unshown(source)
         runs, ran, cached = self.run_programs(source, warnings, account=account)
@@ -376,6 +378,9 @@ class Builder:
         the failed checks."""
         options: tuple[object, ...] = (
             self.options.formats, str(self.out_dir), self.options.theme, PROGRAM_THREADS,
+            # The student (name, id, section, seeds) may come from the environment or an option,
+            # not the file: a change of student is a change of every record (and of its seeds).
+            dataclasses.astuple(self.project.config.student),
         )  # fmt: skip
         if self.options.handout:  # a record's digest stays what it was before handouts
             options += ("handout",)
@@ -388,6 +393,12 @@ class Builder:
         names = sorted({*self.project.config.run.pass_env, *passed_env})
         values = json.dumps([made_from, {name: os.environ.get(name) for name in names}])
         return hashlib.sha256(values.encode()).hexdigest()
+
+    def seeded(self, source: ExperimentSource) -> ExperimentSource:
+        """``source`` with every program's seed a number: ``seed: student``, or every seed under
+        ``[student] seeds = "student"``, derived from the project's student ID."""
+        student = self.project.config.student
+        return resolve_seeds(source, student.id, student.seeds)
 
     def _check_strict(self, exp_id: str, failed_checks: Sequence[str]) -> None:
         """Under ``--strict``, a failed check fails the experiment, freshly built or not."""
@@ -566,7 +577,7 @@ class Builder:
         workdir: SharedWorkdir | None,
     ) -> RunResult:
         job = RunJob(
-            source.folder, program.code, tuple(program.run_args), program.seed, limits,
+            source.folder, program.code, tuple(program.run_args), program.run_seed, limits,
             tuple(program.show_files), tuple(program.recorded_globals),
             protected=(self.project.root, self.out_dir), workdir=workdir,
         )  # fmt: skip

@@ -77,7 +77,7 @@ def _material(
         "files": folder_files,
         "code": program.code,
         "args": list(program.args),
-        "seed": program.seed,
+        "seed": program.run_seed,
         "timeout": program.timeout,
         "show_files": list(program.show_files),
         "record": [list(pair) for pair in program.recorded_globals],

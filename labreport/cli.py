@@ -119,6 +119,53 @@ def _deprecated(old: str, new: str, **kwargs: Any) -> Callable[[F], F]:
     )  # fmt: skip
 
 
+def _student_options(command: F) -> F:
+    """``--student-id``, ``--student-name`` and ``--section``, as build, book, verify and serve
+    take them: each wins over its environment variable and labreport.toml's [student]
+    (labreport.project.student_details)."""
+    from labreport.project import STUDENT_ENV, STUDENT_OPTIONS
+
+    helps = {
+        "id": "The student's ID, printed on every page (also the source of student seeds).",
+        "name": "The student's name, printed on every page.",
+        "section": "The student's section or batch, printed on every page.",
+    }
+    for detail in ("section", "name", "id"):  # listed in --help as id, name, section
+        command = click.option(
+            STUDENT_OPTIONS[detail], f"student_{detail}", default=None, metavar="TEXT",
+            help=f"{helps[detail]} Default: ${STUDENT_ENV[detail]}, else [student] {detail} "
+            "in labreport.toml.",
+        )(command)  # fmt: skip
+    return command
+
+
+def _student_project(
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
+    seeds_needed: bool = True,
+) -> Project:
+    """The project, its student's details chosen from these options, the environment and
+    labreport.toml. Under ``[student] seeds = "student"`` with no student ID anywhere, exit 2
+    now with one line, not once per experiment (``seeds_needed``: the command runs programs
+    with the project's seeds)."""
+    from labreport.errors import ProjectError
+    from labreport.project import find_project
+    from labreport.seeds import STUDENT, STUDENT_ID_FIX
+
+    options = {"id": student_id, "name": student_name, "section": student_section}
+    project = find_project(student=options)
+    student = project.config.student
+    if seeds_needed and student.seeds == STUDENT and not student.id:
+        raise ProjectError(
+            'every program\'s seed comes from the student ([student] seeds = "student"), but '
+            "no student ID is set",
+            where=_shown(project.config_path),
+            fix=STUDENT_ID_FIX,
+        )
+    return project
+
+
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only errors (and the files written)."
 )
@@ -258,6 +305,7 @@ def cli() -> None:
 @_report_option
 @_json_option
 @_executor_option
+@_student_options
 def build(
     experiments: tuple[str, ...],
     build_all: bool,
@@ -274,6 +322,9 @@ def build(
     report_path: Path | None,
     as_json: bool,
     executor: str | None,
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
 ) -> None:
     """Run the experiments' programs and write their records.
 
@@ -290,9 +341,8 @@ def build(
     """
     from labreport.build import Builder, BuildOptions
     from labreport.ids import discover, resolve_ids
-    from labreport.project import find_project
 
-    project = find_project()
+    project = _student_project(student_id, student_name, student_section)
     address = _executor_address(project, executor)
     if build_all:
         ids = discover(project.experiments_dir)
@@ -469,6 +519,7 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
 @_report_option
 @_json_option
 @_executor_option
+@_student_options
 def book(
     out_dir: Path | None,
     force: bool,
@@ -477,6 +528,9 @@ def book(
     report_path: Path | None,
     as_json: bool,
     executor: str | None,
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
 ) -> None:
     """Bind every experiment into one lab record: build/lab-record.pdf and build/index.html.
 
@@ -489,10 +543,9 @@ def book(
     """
     from labreport.book import bind_book
     from labreport.build import Builder, BuildOptions
-    from labreport.project import find_project
     from labreport.spec import discover
 
-    project = find_project()
+    project = _student_project(student_id, student_name, student_section)
     address = _executor_address(project, executor)
     ids = discover(project.experiments_dir)
     if not ids:
@@ -532,8 +585,13 @@ def _shown(path: Path) -> str:
 @cli.command()
 @click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @click.option(
-    "--seeds", "seeds", type=click.IntRange(min=2), default=5, show_default=True,
-    help="How many seeds to run each experiment with.",
+    "--seeds", "seeds", type=click.IntRange(min=2), default=None,
+    help="How many seeds to run each experiment with (default 5).",
+)  # fmt: skip
+@click.option(
+    "--students", "students", type=click.IntRange(min=2), default=None,
+    help="Instead of --seeds: run each experiment as N students would under [student] seeds = "
+    '"student", every program seeded from each of N student IDs (S001, S002, ...).',
 )  # fmt: skip
 @_force_option
 @click.option(
@@ -542,13 +600,18 @@ def _shown(path: Path) -> str:
 )  # fmt: skip
 @_quiet_option
 @_executor_option
+@_student_options
 def verify(
     experiments: tuple[str, ...],
-    seeds: int,
+    seeds: int | None,
+    students: int | None,
     force: bool,
     jobs: int | None,
     quiet: bool,
     executor: str | None,
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
 ) -> None:
     """Check that each experiment's claims hold over several seeds, not only the record's run.
 
@@ -558,13 +621,20 @@ def verify(
     per check, on how many seeds it held (and the seeds where it failed), then the mean, the
     standard deviation and the range of every recorded number. Exit status 1 if any check or
     program failed on any seed. See docs/verify.md.
+
+    With --students N, each run is a student's instead: every program's seed derived from one
+    of N student IDs, as `[student] seeds = "student"` in labreport.toml derives it, so that
+    a course handed out with student seeds is known to hold for whoever builds it.
     """
     from labreport.build import Builder, BuildOptions
     from labreport.ids import discover, resolve_ids
-    from labreport.project import find_project
-    from labreport.verify import Verifier, describe, exit_code
+    from labreport.verify import Verifier, describe, exit_code, student_ids
 
-    project = find_project()
+    if seeds is not None and students is not None:
+        raise click.UsageError("give --seeds or --students, not both")
+    project = _student_project(
+        student_id, student_name, student_section, seeds_needed=students is None
+    )
     address = _executor_address(project, executor)
     ids = (
         resolve_ids(project.experiments_dir, list(experiments))
@@ -575,7 +645,9 @@ def verify(
     try:
         options = BuildOptions(formats=("html",), force=force, executor=address)
         with Builder(project, options, progress) as builder:
-            verdicts = Verifier(builder).verify(ids, seeds, jobs or os.cpu_count() or 1)
+            verdicts = Verifier(builder).verify(
+                ids, seeds or 5, jobs or os.cpu_count() or 1, student_ids(students or 0)
+            )
     finally:
         progress.close()
     for verdict in verdicts:
@@ -585,7 +657,8 @@ def verify(
     if code:
         shaky = [v.id for v in verdicts if not v.holds]
         click.echo(
-            f"Error: {', '.join(shaky)}: not every claim held on every seed (make the "
+            f"Error: {', '.join(shaky)}: not every claim held on every "
+            f"{'student' if students else 'seed'} (make the "
             "experiment more robust or the claim weaker but true; see docs/verify.md)",
             err=True,
         )
@@ -900,7 +973,15 @@ def schema() -> None:
     help="Port on 127.0.0.1 (0: any free port).",
 )  # fmt: skip
 @_templates_option("Folder searched for templates before the project's and the built-ins.")
-def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -> None:
+@_student_options
+def serve(
+    experiments: tuple[str, ...],
+    port: int,
+    templates_dir: Path | None,
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
+) -> None:
     """Preview records in the browser, rebuilt and reloaded on every change.
 
     Builds the experiments (all, or each ID given) to HTML, serves them on 127.0.0.1 only, and
@@ -908,11 +989,10 @@ def serve(experiments: tuple[str, ...], port: int, templates_dir: Path | None) -
     (a prose or template edit runs no program) and the open page reloads itself. A build error
     is shown on the page; fix the file and the page comes back. Ctrl-C stops.
     """
-    from labreport.project import find_project
     from labreport.serve import PreviewServer
     from labreport.spec import resolve_ids
 
-    project = find_project()
+    project = _student_project(student_id, student_name, student_section)
     ids = resolve_ids(project.experiments_dir, list(experiments)) if experiments else None
     server = PreviewServer(project, ids, templates_dir.resolve() if templates_dir else None, port)
     click.echo(f"Serving {server.url} (Ctrl-C to stop)")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labreport.errors import ProjectError
+from labreport.seeds import SEED_MODES
 
 CONFIG_NAME = "labreport.toml"
 PLACEHOLDER = "<To be filled by student>"
@@ -33,8 +36,25 @@ class CourseConfig:
 
 @dataclass(frozen=True)
 class StudentConfig:
+    """The student whose record this is. ``seeds``: ``"spec"`` (each program's ``seed:``) or
+    ``"student"`` (every program's seed derived from ``id``, see labreport.seeds)."""
+
     name: str = ""
     id: str = ""
+    section: str = ""  # section or batch
+    seeds: str = "spec"
+
+
+# The student's details printed on every page, each settable three ways. Precedence, here and
+# only here (student_details): a command-line option, else the environment variable, else
+# labreport.toml's [student]. An empty environment variable counts as unset.
+STUDENT_DETAILS = ("name", "id", "section")
+STUDENT_ENV = {
+    "name": "LABREPORT_STUDENT_NAME",
+    "id": "LABREPORT_STUDENT_ID",
+    "section": "LABREPORT_STUDENT_SECTION",
+}
+STUDENT_OPTIONS = {"name": "--student-name", "id": "--student-id", "section": "--section"}
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,13 @@ def _size(value: Any, where: str) -> int:
     return size
 
 
+def _seed_mode(value: Any, where: str) -> str:
+    if value not in SEED_MODES:
+        modes = " or ".join(f'"{mode}"' for mode in SEED_MODES)
+        raise _Invalid(where, f"expected {modes}, got {value!r}")
+    return str(value)
+
+
 def _names(value: Any, where: str) -> tuple[str, ...]:
     """A list of environment variable names, e.g. ``["DATA_DIR", "WANDB_MODE"]``."""
     if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
@@ -148,7 +175,9 @@ _SECTIONS: dict[str, Any] = {
     "course": lambda v, w: _table(
         v, w, CourseConfig, dict.fromkeys(("title", "codes", "academic_year"), _text)
     ),
-    "student": lambda v, w: _table(v, w, StudentConfig, dict.fromkeys(("name", "id"), _text)),
+    "student": lambda v, w: _table(
+        v, w, StudentConfig, {**dict.fromkeys(STUDENT_DETAILS, _text), "seeds": _seed_mode}
+    ),
     "dates": _dates,
     "templates_dir": _text,
     "limits": lambda v, w: _table(
@@ -169,12 +198,31 @@ def parse_config(raw: dict[str, Any]) -> ProjectConfig:
     return ProjectConfig(**values)
 
 
+def student_details(
+    toml: StudentConfig, options: Mapping[str, str | None], environ: Mapping[str, str]
+) -> StudentConfig:
+    """The student as this run sees it: for each of name, id and section, the command-line
+    option (``options``, None where not given), else the environment variable, else the
+    toml's value. So a script can build one checkout for many students without editing it."""
+    chosen = {}
+    for detail in STUDENT_DETAILS:
+        given = options.get(detail)
+        if given is None:
+            given = environ.get(STUDENT_ENV[detail]) or None
+        chosen[detail] = (getattr(toml, detail) if given is None else given).strip()
+    return dataclasses.replace(toml, **chosen)
+
+
 @dataclass(frozen=True)
 class Project:
-    """A lab project on disk: its root folder and its parsed configuration."""
+    """A lab project on disk: its root folder and its parsed configuration (the student's
+    details already overridden by ``student_options`` and the environment)."""
 
     root: Path
     config: ProjectConfig = field(default_factory=ProjectConfig)
+    # The command-line values for the student's details (name, id, section), kept so that a
+    # reload (labreport serve, after labreport.toml changed) applies them again.
+    student_options: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def config_path(self) -> Path:
@@ -203,29 +251,37 @@ class Project:
         }
 
     def student(self) -> dict[str, str]:
-        """The student's name and id as printed, blanks as the placeholder."""
+        """The student's name, id and section as printed, blanks as the placeholder."""
         student = self.config.student
-        return {"name": student.name or PLACEHOLDER, "id": student.id or PLACEHOLDER}
+        return {detail: getattr(student, detail) or PLACEHOLDER for detail in STUDENT_DETAILS}
+
+    def reload(self) -> Project:
+        """The project as ``labreport.toml`` says now, with the same command-line values."""
+        return load_project(self.root, dict(self.student_options))
 
     def date(self, exp_id: str, own: str | None = None) -> str:
         """An experiment's date: its spec's ``date:``, else ``[dates]``, else the placeholder."""
         return own or self.config.dates.get(exp_id) or PLACEHOLDER
 
 
-def find_project(start: Path | None = None) -> Project:
-    """Walk up from ``start`` (default: the cwd) to the folder that holds ``labreport.toml``."""
+def find_project(
+    start: Path | None = None, student: Mapping[str, str | None] | None = None
+) -> Project:
+    """Walk up from ``start`` (default: the cwd) to the folder that holds ``labreport.toml``;
+    ``student``: the command-line values of the student's details (see student_details)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
-            return load_project(folder)
+            return load_project(folder, student)
     raise ProjectError(
         f"no {CONFIG_NAME} in {here} or any folder above it: run labreport inside a lab project "
         "(its root holds labreport.toml)"
     )
 
 
-def load_project(root: Path) -> Project:
-    """Read and validate ``root/labreport.toml``."""
+def load_project(root: Path, student: Mapping[str, str | None] | None = None) -> Project:
+    """Read and validate ``root/labreport.toml``; the student's details as student_details
+    chooses them from ``student`` (command-line values), the environment and the file."""
     path = root / CONFIG_NAME
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -237,4 +293,8 @@ def load_project(root: Path) -> Project:
         config = parse_config(raw)
     except ValueError as exc:
         raise ProjectError(f"{path}: {exc}") from exc
-    return Project(root=root, config=config)
+    options = dict(student or {})
+    config = dataclasses.replace(
+        config, student=student_details(config.student, options, os.environ)
+    )
+    return Project(root=root, config=config, student_options=tuple(sorted(options.items())))

@@ -254,9 +254,9 @@ def merged_results(runs: list[RunResult]) -> dict[str, Any]:
     return merged
 
 
-def _provenance(spec_seeds: list[int], runs: list[RunResult]) -> Provenance:
-    """What made these runs: the versions that key the run cache, the CPU, and what each run
-    reported from inside its own process."""
+def _provenance(source: ExperimentSource, runs: list[RunResult]) -> Provenance:
+    """What made these runs: the versions that key the run cache, the CPU, the seeds (which
+    of them the student's) and what each run reported from inside its own process."""
     versions = environment_fingerprint()
 
     def distinct(key: str, *fallbacks: str) -> tuple[str, ...]:
@@ -268,13 +268,17 @@ def _provenance(spec_seeds: list[int], runs: list[RunResult]) -> Provenance:
                 found.append(value)
         return tuple(dict.fromkeys(found))
 
+    own = source.student_seeded or (False,) * len(source.spec.programs)
+    seeded = list(zip(source.spec.programs, own, strict=True))
     return Provenance(
         labreport=__version__,
         versions={k: versions[k] for k in ("python", *LIBRARIES)},
         cpu=cpu_model(),
         torch_kernels=distinct("torch_cpu"),
         threads=distinct("torch_threads", "threads"),
-        seeds=tuple(dict.fromkeys(spec_seeds)),
+        seeds=tuple(dict.fromkeys(p.run_seed for p, own in seeded if not own)),
+        student_seeds=tuple(dict.fromkeys(p.run_seed for p, own in seeded if own)),
+        student_id=source.student_id or "",
         date=build_date(),
         programs=len(runs),
         cached=sum(run.cached for run in runs),
@@ -439,7 +443,7 @@ def build_context(
         date=project.date(source.id, spec.date),
         placeholder=PLACEHOLDER,
         pygments_css=Markup(_highlighter()[2]),
-        provenance=_provenance([p.seed for p in spec.programs], runs),
+        provenance=_provenance(source, runs),
         generator=f"labreport {__version__}",
         notices=tuple(notices),
     )

@@ -38,7 +38,7 @@ from labreport.errors import LabreportError, UsageError
 from labreport.fingerprint import SKIPPED_DIRS, skipped_file
 from labreport.ids import ID_TEXT
 from labreport.progress import LineProgress
-from labreport.project import Project, load_project
+from labreport.project import Project
 from labreport.results import ExperimentOutcome
 from labreport.spec import discover
 from labreport.themes import builtin_templates_dir
@@ -171,7 +171,7 @@ class PreviewServer:
     def build_once(self) -> None:
         """Build what changed and publish the outcome."""
         try:
-            self.project = load_project(self.project.root)
+            self.project = self.project.reload()
             options = BuildOptions(
                 formats=("html",), out_dir=self.out_dir, templates_dir=self.templates_dir
             )

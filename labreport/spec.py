@@ -108,7 +108,13 @@ class Program(_Model):
         ),
     )
     timeout: float = Field(600.0, gt=0, description="Seconds before the program is killed.")
-    seed: int = Field(0, ge=0, description="Seed for random, NumPy and PyTorch.")
+    seed: Annotated[int, Field(ge=0)] | Literal["student"] = Field(
+        0,
+        description=(
+            "Seed for random, NumPy and PyTorch: a whole number, or student for one derived "
+            "from the student ID (see labreport.seeds)."
+        ),
+    )
     allow_errors: bool = Field(False, description="Render a failure instead of failing the build.")
     memory_limit: Bytes | None = Field(
         None, description="Memory the program may hold, e.g. 8 GiB (default: [limits] memory)."
@@ -185,6 +191,19 @@ class Program(_Model):
             return self.handout
         return "skeleton" if self.skeleton is not None else "none"
 
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _check_seed(cls, value: Any) -> Any:
+        """One message for both shapes a seed may take (a union's errors would be two)."""
+        if isinstance(value, str) and value.strip() == "student":
+            return "student"
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise PydanticCustomError(
+            "seed",
+            "expected a whole number (integer) of 0 or more, or the word student",
+        )
+
     @field_validator("show", mode="before")
     @classmethod
     def _check_show(cls, value: Any) -> Any:
@@ -240,9 +259,18 @@ class Program(_Model):
         return entries
 
     @property
+    def run_seed(self) -> int:
+        """The seed the program runs with. A build resolves ``seed: student`` to a number
+        (:func:`labreport.seeds.resolve_seeds`) before anything runs; meeting the word here is
+        a bug in labreport, never a user's mistake."""
+        if isinstance(self.seed, str):
+            raise RuntimeError(f"{self.code}: seed: student was not resolved to a number")
+        return self.seed
+
+    @property
     def run_args(self) -> list[str]:
-        """``args`` as the program receives them: each ``{seed}`` replaced by ``seed``."""
-        return [arg.replace("{seed}", str(self.seed)) for arg in self.args]
+        """``args`` as the program receives them: each ``{seed}`` replaced by ``run_seed``."""
+        return [arg.replace("{seed}", str(self.run_seed)) for arg in self.args]
 
     @property
     def recorded_globals(self) -> tuple[tuple[str, str], ...]:
@@ -411,6 +439,10 @@ class ExperimentSource:
     spec_path: Path
     spec: Experiment
     notices: tuple[str, ...] = ()  # warnings a build shows but that do not stop it
+    # Set by labreport.seeds.resolve_seeds: the student ID the derived seeds come from, and
+    # for each program whether its seed is derived (the provenance line says which).
+    student_id: str | None = None
+    student_seeded: tuple[bool, ...] = ()
 
     def program_path(self, program: Program) -> Path:
         return self.folder / program.code

@@ -82,11 +82,14 @@ def test_the_index_page_links_the_bound_record_which_exists(lab: Path) -> None:
 
 def test_the_printed_index_leaves_a_blank_date_to_be_written_in(lab: Path) -> None:
     """The project sets no dates: the index's Date cells are empty rather than the placeholder
-    wrapped over three lines; the cover still shows the student's fields."""
+    wrapped over three lines; the cover still shows the student's fields, and the index its
+    student line (the project sets no section: the placeholder)."""
     book = PdfReader(lab / "build" / "lab-record.pdf")
     index = " ".join(book.pages[1].extract_text().split())
     assert "INDEX" in index and "Experiment 1: A line and a number" in index
-    assert PLACEHOLDER not in index and "To be filled" not in index
+    student, table = index.split("S.No", 1)
+    assert f"Name: Test Student · Student ID: S-1 · Section: {PLACEHOLDER}" in student
+    assert PLACEHOLDER not in table and "To be filled" not in table
     assert "Test Student" in book.pages[0].extract_text()
 
 
