@@ -616,7 +616,8 @@ def verify(
     """Check that each experiment's claims hold over several seeds, not only the record's run.
 
     Runs every program of each experiment (all, or each ID given) again with N seeds -- run k
-    gives each program its spec seed plus k, so run 0 is the record's own -- side by side and
+    gives each program its seed (the spec's, or the student's) plus k, so run 0 is the
+    record's own -- side by side and
     through the run cache, fills in the prose and evaluates the checks for each run. Prints,
     per check, on how many seeds it held (and the seeds where it failed), then the mean, the
     standard deviation and the range of every recorded number. Exit status 1 if any check or
@@ -914,20 +915,27 @@ def new(exp_id: str, theme: str | None, title: str | None) -> None:
 @cli.command()
 @click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @_templates_option("Also check this template folder, as `build --templates` would use it.")
-def validate(experiments: tuple[str, ...], templates_dir: Path | None) -> None:
+@_student_options
+def validate(
+    experiments: tuple[str, ...],
+    templates_dir: Path | None,
+    student_id: str | None,
+    student_name: str | None,
+    student_section: str | None,
+) -> None:
     """Check specs, code paths, prose, formulas, checks and templates without running anything.
 
     Reports every problem on its own line (file, field, what to fix) and exits as a build
     that hit them would: 2 if a spec cannot be read or names an unknown theme, else 1 if
-    anything else is wrong. With no ID, checks every experiment of the project.
+    anything else is wrong. With no ID, checks every experiment of the project. A student
+    seed with no student ID (see --student-id) is a problem too: a build would stop at it.
     """
     from labreport.errors import ValidationFailed
     from labreport.ids import discover, resolve_ids
-    from labreport.project import find_project
     from labreport.themes import ThemeSearchPath
     from labreport.validate import validate_experiment, validate_templates
 
-    project = find_project()
+    project = _student_project(student_id, student_name, student_section, seeds_needed=False)
     ids = (
         resolve_ids(project.experiments_dir, list(experiments))
         if experiments

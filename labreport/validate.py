@@ -29,6 +29,7 @@ from labreport.prose import (
     pictures_used,
     results_used,
 )
+from labreport.seeds import resolve_seeds
 from labreport.spec import ExperimentSource, load_experiment, prose_fields, unshown_notices
 from labreport.themes import ThemeSearchPath
 
@@ -94,6 +95,11 @@ def validate_experiment(
             Problem("", notice, exit_code=EXIT_OK)
             for notice in unshown_notices(source.spec, theme, shown, str(display))
         ]
+    student = project.config.student
+    try:  # a student seed without a student ID stops a build before anything runs
+        resolve_seeds(source, student.id, student.seeds)
+    except LabreportError as exc:
+        problems += exc.problems
     recorded = recorded_names(source)
     texts = list(prose_fields(source.spec))
     for i, check in enumerate(source.spec.checks):

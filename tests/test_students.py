@@ -144,14 +144,14 @@ def test_a_student_seed_without_a_student_id_exits_2_naming_where_to_set_it(
     assert lines[0].startswith("Error: labreport.toml: ")
     assert "[student] in labreport.toml" in lines[0] and "LABREPORT_STUDENT_ID" in lines[0]
     assert "--student-id" in lines[0] and "Traceback" not in failed.stderr
-    # seed: student in a spec, the switch off: the spec's field is named.
+    # seed: student in a spec, the switch off: the spec's field is named, by build and validate.
     toml.write_text(toml.read_text().replace('seeds = "student"', ""))
+    field = "experiments/one/experiment.yaml: programs[0].seed: is student, but no student ID"
     failed = labreport(root, "build", "one", "--format", "html", **NO_STUDENT_ENV)
-    assert failed.returncode == 2
-    assert (
-        "experiments/one/experiment.yaml: programs[0].seed: is student, but no student ID is set"
-        in failed.stderr
-    )
+    assert failed.returncode == 2 and f"Error: {field}" in failed.stderr
+    found = labreport(root, "validate", "one", **NO_STUDENT_ENV)
+    assert found.returncode == 2 and f"Error: {field}" in found.stderr
+    assert labreport(root, "validate", "one", "--student-id", "X").returncode == 0
 
 
 def test_verify_students_runs_each_student_s_own_seeds(book: Path) -> None:
