@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from labreport.errors import EXIT_USAGE, Problem, SpecError
 from labreport.ids import ID_PATTERN, SPEC_NAME, discover, resolve_ids  # noqa: E402
 from labreport.listing import ShowError, parse_ranges, shown_lines, source_lines
+from labreport.seeds import STUDENT
 from labreport.skeleton import END, HIDE, SkeletonError, hidden_regions
 
 __all__ = ["ID_PATTERN", "SPEC_NAME", "discover", "resolve_ids"]
@@ -195,8 +196,8 @@ class Program(_Model):
     @classmethod
     def _check_seed(cls, value: Any) -> Any:
         """One message for both shapes a seed may take (a union's errors would be two)."""
-        if isinstance(value, str) and value.strip() == "student":
-            return "student"
+        if isinstance(value, str) and value.strip() == STUDENT:
+            return STUDENT
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
         raise PydanticCustomError(
