@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from labreport.errors import ProjectError
 
 if TYPE_CHECKING:
-    from labreport.spec import ExperimentSource
+    from labreport.spec import ExperimentSource, Program
 
 STUDENT = "student"  # the word in a program's ``seed:`` and in ``[student] seeds``
 SEED_MODES = ("spec", STUDENT)  # ``[student] seeds``: "spec" (the default) or "student"
@@ -45,11 +45,17 @@ def student_seed(student_id: str, exp_id: str, code: str) -> int:
     return int.from_bytes(hashlib.sha256(material).digest()[:8], "big") % SEED_LIMIT
 
 
+def _keyed_by(program: Program, first_with: dict[int | str, str]) -> str:
+    """The code path a program's student seed is derived from: its own for ``seed: student``,
+    else that of the first program the spec gives the same seed."""
+    return program.code if program.seed == STUDENT else first_with[program.seed]
+
+
 def resolve_seeds(source: ExperimentSource, student_id: str, mode: str) -> ExperimentSource:
     """``source`` with every program's seed a number: derived from ``student_id`` where the
-    program says ``seed: student`` or ``mode`` is ``"student"`` (then an integer ``seed:`` is
-    ignored), else the spec's own. A derived seed without a student ID is a ProjectError (exit
-    2) naming where to set one."""
+    program says ``seed: student`` or ``mode`` is ``"student"`` (then an integer ``seed:`` only
+    says which programs share a seed), else the spec's own. A derived seed without a student
+    ID is a ProjectError (exit 2) naming where to set one."""
     derived = tuple(mode == STUDENT or p.seed == STUDENT for p in source.spec.programs)
     if not any(derived):
         return source
@@ -68,8 +74,16 @@ def resolve_seeds(source: ExperimentSource, student_id: str, mode: str) -> Exper
             experiment=source.id if mode == STUDENT else None,
             fix=STUDENT_ID_FIX,
         )
+    # Programs the spec gives one integer seed share it on purpose (a post-lab program that
+    # retrains the in-lab model), so under the switch they share one student seed too: the one
+    # of the first program with that seed. ``seed: student`` is each program's own.
+    first_with: dict[int | str, str] = {}
+    for p in source.spec.programs:
+        first_with.setdefault(p.seed, p.code)
     programs = [
-        p.model_copy(update={"seed": student_seed(student_id, source.id, p.code)}) if own else p
+        p.model_copy(update={"seed": student_seed(student_id, source.id, _keyed_by(p, first_with))})
+        if own
+        else p
         for p, own in zip(source.spec.programs, derived, strict=True)
     ]
     spec = source.spec.model_copy(update={"programs": programs})

@@ -17,9 +17,11 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from labreport.errors import ProjectError
 from labreport.project import PLACEHOLDER, StudentConfig, student_details
 from labreport.provenance import Provenance
-from labreport.seeds import SEED_LIMIT, student_seed
+from labreport.seeds import SEED_LIMIT, resolve_seeds, student_seed
+from labreport.spec import ExperimentSource, parse_spec
 
 SCRIPT = Path(sys.executable).with_name("labreport")
 
@@ -119,6 +121,37 @@ def test_a_student_seed_is_sha256_of_the_id_the_experiment_and_the_program() -> 
     assert student_seed("ab12", "exp2", "p.py") != student_seed("ab12", "exp1", "p.py")
     assert len({student_seed(f"S{k}", "exp1", "p.py") for k in range(50)}) == 50
     assert all(0 <= student_seed(f"S{k}", "e", "p.py") < SEED_LIMIT for k in range(50))
+
+
+def _source(tmp_path: Path) -> ExperimentSource:
+    programs = "".join(
+        f"  - code: {code}\n    seed: {seed}\n"
+        for code, seed in (("a.py", 0), ("b.py", 0), ("c.py", 1), ("d.py", "student"))
+    )
+    spec = parse_spec(f"number: 1\ntitle: T\naim: A\nprograms:\n{programs}", Path("e.yaml"))
+    folder = tmp_path / "experiments" / "exp1"
+    return ExperimentSource("exp1", folder, folder / "experiment.yaml", spec)
+
+
+def test_which_programs_derive_and_which_share_a_seed(tmp_path: Path) -> None:
+    source = _source(tmp_path)
+
+    def seeds(resolved: ExperimentSource) -> list[int]:
+        return [p.run_seed for p in resolved.spec.programs]
+
+    own = {code: student_seed("X1", "exp1", code) for code in ("a.py", "c.py", "d.py")}
+    # The switch off: integer seeds stay, seed: student derives from its own path.
+    assert seeds(resolve_seeds(source, "X1", "spec")) == [0, 0, 1, own["d.py"]]
+    # The switch on: programs the spec gives one seed share the first one's student seed (a
+    # post-lab program retraining the in-lab model still retrains exactly it).
+    switched = resolve_seeds(source, " X1 ", "student")
+    assert seeds(switched) == [own["a.py"], own["a.py"], own["c.py"], own["d.py"]]
+    assert switched.student_id == "X1" and switched.student_seeded == (True,) * 4
+    with pytest.raises(ProjectError) as failed:
+        resolve_seeds(source, "  ", "spec")
+    assert failed.value.exit_code == 2
+    assert failed.value.problems[0].field == "programs[3].seed"
+    assert failed.value.problems[0].where == "experiments/exp1/experiment.yaml"
 
 
 def test_the_derived_seed_runs_and_the_provenance_says_whose_it_is(book: Path) -> None:
