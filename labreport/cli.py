@@ -120,9 +120,9 @@ def _deprecated(old: str, new: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 def _student_options(command: F) -> F:
-    """``--student-id``, ``--student-name`` and ``--section``, as build, book, verify and serve
-    take them: each wins over its environment variable and labreport.toml's [student]
-    (labreport.project.student_details)."""
+    """``--student-id``, ``--student-name`` and ``--section``, as build, book, verify, serve
+    and validate take them: each wins over its environment variable and labreport.toml's
+    [student] (labreport.project.student_details)."""
     from labreport.project import STUDENT_ENV, STUDENT_OPTIONS
 
     helps = {
