@@ -116,7 +116,7 @@ def test_yaml_syntax_error_names_file_line_column_exit_2(
     ("extra", "expected"),
     [
         ("    sede: 3\n", ":6: programs[0].sede: unknown key; did you mean 'seed'?"),
-        ("    seed: zero\n", ":6: programs[0].seed: input should be a valid integer"),
+        ("    seed: zero\n", ":6: programs[0].seed: expected a whole number (integer)"),
         ("    memory_limit: lots\n", ":6: programs[0].memory_limit: expected a size such as"),
         ("tools: {a: 1}\n", ":6: tools: input should be a valid list"),
     ],
@@ -230,7 +230,7 @@ def test_code_path_escaping_or_invalid_is_refused(tmp_path: Path, code: str) -> 
         ("[limits]\nmemory = 'lots'\n", r"labreport.toml: limits.memory: expected a size such as"),
         (
             "[student]\nnmae = 'x'\n",
-            r"labreport.toml: student.nmae: unknown key \(known keys: name, id\)",
+            r"labreport.toml: student.nmae: unknown key \(known keys: name, id, section, seeds\)",
         ),
     ],
 )
