@@ -74,6 +74,7 @@ class ClassJob:
     fmt: ClassFormat
     hidden: tuple[Path, ...]  # besides the scratch root: the submissions, outputs and roster
     confined: bool
+    executor: str | None = None  # a Dask scheduler's address, passed on to each build
 
 
 def check_folders(submissions_dir: Path, out_dir: Path) -> None:
@@ -122,6 +123,8 @@ def _build_one(
         message = exc.format_message() if isinstance(exc, LabreportError) else str(exc)
         return StudentBuild(sub, 1, f"could not be copied: {message}", 0.0, None)
     command = [sys.executable, "-P", "-m", "labreport", *_command(job.fmt), str(report_path)]
+    if job.executor is not None:
+        command += ["--executor", job.executor]
     if job.confined:
         command = jailed(readable_paths([*job.hidden, root], keep=[own]), command)
     log = own / "stderr.txt"

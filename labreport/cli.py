@@ -687,8 +687,14 @@ def verify(
     help="all: each student's bound book (lab-record.pdf) and records; html: HTML records only "
     "(much faster).",
 )  # fmt: skip
+@_executor_option
 def class_build(
-    submissions_dir: Path, roster: Path | None, out_dir: Path, jobs: int | None, fmt: str
+    submissions_dir: Path,
+    roster: Path | None,
+    out_dir: Path,
+    jobs: int | None,
+    fmt: str,
+    executor: str | None,
 ) -> None:
     """Build every student's project under SUBMISSIONS_DIR and summarise the class.
 
@@ -701,7 +707,8 @@ def class_build(
     (built, failed, checks held, run time), roster students who submitted nothing, duplicate
     and missing IDs, and copy flags. Progress goes to stderr, one line per student. Exit status
     1 if any submission failed to build (the summary is written all the same); see the README's
-    "For teachers".
+    "For teachers". With --executor dask://HOST:PORT every student's programs and layouts run on
+    that Dask cluster (docs/scaling.md); the workers' own isolation then applies to them.
     """
     from labreport.classbuild import (
         UNCONFINED,
@@ -711,7 +718,11 @@ def class_build(
         confinement_available,
     )
     from labreport.classsummary import summarise, write_summary
+    from labreport.executor import parse_executor
     from labreport.submissions import find_submissions, load_roster
+
+    # Checked here (exit 2 at once), passed on as given: each student's build reads it again.
+    remote = executor if executor is not None and parse_executor(executor) else None
 
     submissions = find_submissions(submissions_dir)
     entries = load_roster(roster) if roster is not None else None
@@ -727,7 +738,10 @@ def class_build(
     if roster is not None:
         hidden.append(roster.resolve())
     out_dir.mkdir(parents=True, exist_ok=True)
-    job = ClassJob(submissions_dir.resolve(), out_dir.resolve(), fmt, tuple(hidden), confined)  # type: ignore[arg-type]
+    job = ClassJob(
+        submissions_dir.resolve(), out_dir.resolve(), fmt,  # type: ignore[arg-type]
+        tuple(hidden), confined, remote,
+    )  # fmt: skip
     done: list[StudentBuild] = []
     lock = threading.Lock()
 

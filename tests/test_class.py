@@ -268,7 +268,13 @@ def test_usage_errors_exit_2(tmp_path: Path, built: ClassBuild) -> None:
         text=True,
     )  # fmt: skip
     assert roster.returncode == 2 and "no id column" in roster.stderr
-    assert len(missing.stderr.splitlines()) == 1 and len(roster.stderr.splitlines()) == 1
+    executor = subprocess.run(
+        [str(SCRIPT), "class", str(built.subs), "--executor", "dask://nowhere"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert executor.returncode == 2 and "not an executor: 'dask://nowhere'" in executor.stderr
+    for done in (missing, roster, executor):
+        assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
 def test_readable_paths_leave_out_hidden_folders_and_keep_own(tmp_path: Path) -> None:
@@ -308,7 +314,7 @@ def test_build_report_and_json_on_one_project(built: ClassBuild, tmp_path: Path)
     assert first.returncode == 0, first.stderr
     report = load_report(project / "r.json")
     assert report.command == "build" and report.exit_status == 0
-    assert report.student == {"name": "Alice", "id": "S-1"}
+    assert report.student == {"name": "Alice", "id": "S-1", "section": "", "seeds": "spec"}
     (exp,) = report.experiments
     assert (exp.id, exp.status, exp.files) == ("lab1", "built", ("build/lab1.html",))
     assert [(c.claim, c.held) for c in exp.checks] == [

@@ -238,3 +238,49 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(tmp_path: Path) -> None
         f"Error: --executor: no Dask scheduler answers at tcp://127.0.0.1:{port}"
     )
     assert not (root / "build").exists()
+
+
+_STUDENT_TOML = """\
+[course]
+title = "MINI COURSE"
+
+[student]
+name = "{name}"
+id = "{id}"
+seeds = "student"
+"""
+
+
+def test_a_class_builds_through_the_cluster_with_each_students_own_seeds(
+    scheduler: str, tmp_path: Path
+) -> None:
+    """Issue 17, points 1, 4 and 5 together: `labreport class --executor` hands each student's
+    runs to the workers, and each student's program runs with the seed derived from their ID."""
+    from labreport.report import load_report
+    from labreport.seeds import student_seed
+
+    subs = tmp_path / "subs"
+    for name, sid in (("ann", "A-1"), ("bob", "B-2")):
+        _write(subs / name, {
+            "labreport.toml": _STUDENT_TOML.format(name=name, id=sid),
+            "experiments/seeded/experiment.yaml": _SEEDED,
+            "experiments/seeded/seeded.py": _SEEDED_PY,
+            "experiments/seeded/data/numbers.txt": "1 2 3 4\n",
+        })  # fmt: skip
+    out = tmp_path / "out"
+    done = _labreport(
+        tmp_path, "class", str(subs), "--out", str(out), "--format", "html", "-j", "2",
+        "--executor", scheduler,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    for name, sid in (("ann", "A-1"), ("bob", "B-2")):
+        report = load_report(out / name / "report.json")
+        (program,) = report.experiments[0].programs
+        assert program.seed == student_seed(sid, "seeded", "seeded.py")
+        assert program.source == "run"
+        page = BeautifulSoup((out / name / "seeded.html").read_bytes(), "html.parser")
+        text = " ".join(page.get_text(" ").split())
+        drawn = __import__("random").Random(program.seed).randint(0, 10**6)
+        assert f"It drew {drawn} and read 10." in text
+        assert f"(from student ID {sid})" in text
