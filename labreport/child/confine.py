@@ -122,15 +122,21 @@ def restrict_writes(folders: Sequence[str]) -> int:
         for device in _writable_devices():
             is_dir = os.path.isdir(device)
             _add_rule(libc, ruleset, device, file_rights | (dir_rights if is_dir else 0))
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
-            return 0
-        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0):
+        if not _restrict_self(libc, ruleset):
             return 0
     except OSError:
         return 0
     finally:
         os.close(ruleset)
     return abi
+
+
+def _restrict_self(libc: ctypes.CDLL, ruleset: int) -> bool:
+    """Enforce ``ruleset`` on this process and its future children (no new privileges first,
+    as Landlock requires of an unprivileged process); False where the kernel refused."""
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+        return False
+    return not libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0)
 
 
 # Read-like rights: EXECUTE, READ_FILE (files) and READ_DIR (folders), all of ABI 1.
@@ -156,9 +162,7 @@ def restrict_reads(readable: Sequence[str]) -> int:
         for path in readable:
             folder = os.path.isdir(path)
             _add_rule(libc, ruleset, path, handled if folder else _READ_FILE_RIGHTS)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
-            return 0
-        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0):
+        if not _restrict_self(libc, ruleset):
             return 0
     except OSError:
         return 0
