@@ -991,14 +991,25 @@ def schema() -> None:
 @cli.command()
 @click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @click.option(
+    "--host", default="127.0.0.1", show_default=True, metavar="HOST",
+    help="Address to listen on; 0.0.0.0 for JupyterHub, WSL, Docker or Codespaces (anyone "
+    "who can reach it can read the records and start builds: serve warns).",
+)  # fmt: skip
+@click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
+    help="Port to listen on (0: any free port).",
+)  # fmt: skip
+@click.option(
+    "--open", "open_browser", is_flag=True,
+    help="Open the index in the browser ($BROWSER if set) once the server listens.",
 )  # fmt: skip
 @_templates_option("Folder searched for templates before the project's and the built-ins.")
 @_student_options
 def serve(
     experiments: tuple[str, ...],
+    host: str,
     port: int,
+    open_browser: bool,
     templates_dir: Path | None,
     student_id: str | None,
     student_name: str | None,
@@ -1006,20 +1017,29 @@ def serve(
 ) -> None:
     """Preview records in the browser, rebuilt and reloaded on every change.
 
-    Builds the experiments (all, or each ID given) to HTML, serves them on 127.0.0.1 only, and
-    watches the specs, programs, templates and labreport.toml: a change rebuilds what it affects
-    (a prose or template edit runs no program) and the open page reloads itself. A build error
-    is shown on the page; fix the file and the page comes back. Ctrl-C stops.
-    """
-    from labreport.serve import PreviewServer
-    from labreport.spec import resolve_ids
+    Builds the experiments (all, or each ID given) to HTML, serves them on 127.0.0.1 (or
+    --host), and watches the specs, programs, templates and labreport.toml: a change rebuilds
+    what it affects (a prose or template edit runs no program) and the open page reloads
+    itself. A build error is shown on the page; fix the file and the page comes back. Ctrl-C
+    stops.
 
+    Changes are noticed through file-system notifications (watchfiles); set LABREPORT_WATCH=poll
+    where they do not arrive (network or some container mounts) to poll instead. -v says which.
+    """
+    from labreport.serve import PreviewServer, listening_notes
+    from labreport.spec import resolve_ids
+    from labreport.watch import watch_mode
+
+    watch_mode()  # a wrong LABREPORT_WATCH is said before anything listens
     project = _student_project(student_id, student_name, student_section)
     ids = resolve_ids(project.experiments_dir, list(experiments)) if experiments else None
-    server = PreviewServer(project, ids, templates_dir.resolve() if templates_dir else None, port)
+    templates = templates_dir.resolve() if templates_dir else None
+    server = PreviewServer(project, ids, templates, port, host)
     click.echo(f"Serving {server.url} (Ctrl-C to stop)")
     sys.stdout.flush()
-    server.serve_forever()
+    for note in listening_notes(server):
+        click.echo(note, err=True)
+    server.serve_forever(open_browser=open_browser)
 
 
 @cli.command()

@@ -1,18 +1,22 @@
 """``labreport serve``: build, serve the HTML on loopback, rebuild on change, reload the page.
 
-The loop is deliberately simple: poll the modification times of everything a record depends on
-(the experiments' folders, ``labreport.toml``, the template folders) four times a second and, on
-any change since the last build *started*, hand the served experiments to the ordinary
-:class:`~labreport.build.Builder`, so that no save is lost, not even one made during a build. Its
+The loop is deliberately simple: wait (labreport.watch: file notifications through
+watchfiles, else polling) for a change to anything a record depends on (the experiments'
+folders, ``labreport.toml``, the template folders) since the last build *started*, then hand
+the served experiments to the ordinary :class:`~labreport.build.Builder`, so that no save is
+lost, not even one made during a build. Its
 up-to-date stamps and run cache decide what is affected: a prose edit re-renders one record
 without running anything, a code edit re-runs that program only. The page asks the server for a
 generation number and reloads itself when it changes; the script is added when a page is
 served, never written into the record on disk.
 
-The server listens on loopback, but a page from anywhere can make the browser reach it through
+The server listens on loopback unless ``--host`` says otherwise (JupyterHub, WSL, Docker,
+Codespaces need ``0.0.0.0``; serve then warns that anyone on the network can read and build).
+On loopback, a page from anywhere can make the browser reach it through
 DNS rebinding (a name of the attacker's that comes to resolve to 127.0.0.1). So it answers only
 requests whose ``Host`` names loopback and its port (``127.0.0.1:PORT``, ``localhost:PORT``,
-``[::1]:PORT``): a rebound page sends its own name, and gets 403. The status endpoint, read by
+``[::1]:PORT``): a rebound page sends its own name, and gets 403. Off loopback every name is
+answered: the server is reachable directly anyway. The status endpoint, read by
 scripts, names no absolute path of the machine.
 """
 
@@ -20,13 +24,16 @@ from __future__ import annotations
 
 import html
 import http.server
+import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import time
+import webbrowser
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,7 +42,6 @@ from labreport.batch import terminations_interrupt
 from labreport.build import Builder, BuildOptions
 from labreport.console import terminal_lines
 from labreport.errors import LabreportError, UsageError
-from labreport.fingerprint import SKIPPED_DIRS, skipped_file
 from labreport.ids import ID_TEXT
 from labreport.progress import LineProgress
 from labreport.project import Project
@@ -43,12 +49,13 @@ from labreport.results import ExperimentOutcome
 from labreport.spec import discover
 from labreport.themes import builtin_templates_dir
 from labreport.warm import WarmPool
+from labreport.watch import Watcher
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.25  # stat() of a project's few dozen files: cheap at this rate
 SETTLE_SECONDS = 0.1  # after a change, let an editor finish writing
 PREVIEW_DIR = "preview"
+DEFAULT_HOST = "127.0.0.1"
 _PAGE = re.compile(rf"^/({ID_TEXT})\.html$")
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # An absolute path in a message: a "/" that starts a word, then what a path holds up to a space,
@@ -92,32 +99,6 @@ class PreviewState:
             self.ids, self.errors, self.building = ids, errors, False
 
 
-# The watch skips exactly what the build's digests skip (fingerprint.SKIPPED_DIRS and
-# skipped_file): whatever else the build reads, the watch must see, or an edit to it would wait
-# for some other edit to be built.
-Snapshot = dict[str, tuple[int, int, int]]
-
-
-def _snapshot(paths: Iterable[Path]) -> Snapshot:
-    """Modification time, size and inode of every file under ``paths`` (a missing path has
-    none); cheap enough to poll. The inode tells an editor's save-by-rename apart."""
-    seen: Snapshot = {}
-    for root in paths:
-        tree = os.walk(root) if root.is_dir() else [(str(root.parent), [], [root.name])]
-        for folder, dirs, files in tree:
-            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
-            for name in files:
-                if skipped_file(name):
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    stat = os.stat(path)
-                except OSError:
-                    continue
-                seen[path] = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    return seen
-
-
 def _build_one(builder: Builder, exp_id: str) -> ExperimentOutcome:
     """``builder.build(exp_id)``; an error that is not a user's (a bug, or a template that
     divides by zero) fails this experiment's page instead of ending the preview."""
@@ -130,10 +111,15 @@ def _build_one(builder: Builder, exp_id: str) -> ExperimentOutcome:
 
 
 class PreviewServer:
-    """One project's live preview on ``127.0.0.1:port``."""
+    """One project's live preview on ``host:port`` (loopback unless asked otherwise)."""
 
     def __init__(
-        self, project: Project, ids: list[str] | None, templates_dir: Path | None, port: int
+        self,
+        project: Project,
+        ids: list[str] | None,
+        templates_dir: Path | None,
+        port: int,
+        host: str = DEFAULT_HOST,
     ) -> None:
         self.project = project
         self.requested = ids
@@ -141,21 +127,46 @@ class PreviewServer:
         self.out_dir = project.work_dir / PREVIEW_DIR
         self.state = PreviewState()
         self.progress = LineProgress(sys.stderr)
+        self.host = host
+        self.loopback = is_loopback(host)
+        handler = _handler_for(self)
+        server_class = _Server6 if ":" in host else _Server
+        try:
+            self.httpd = server_class((host.strip("[]"), port), handler)
+        except (OSError, OverflowError) as exc:  # OverflowError: never, --port is bounded
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(
+                f"--host {host} --port {port}: cannot listen there ({reason}); choose another "
+                "port (--port 0 for any free one), or a --host this machine has"
+            ) from exc
         # One warm interpreter for the whole session: a program whose code changed is re-run
         # without paying for its imports again.
         self.warm = WarmPool()
-        handler = _handler_for(self)
-        try:
-            self.httpd = _Server(("127.0.0.1", port), handler)
-        except OSError as exc:
-            raise UsageError(
-                f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                "choose another port, or --port 0 for any free one"
-            ) from exc
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        """A URL that works from this machine: loopback when listening on every interface."""
+        if self.loopback or _unspecified(self.host):
+            return f"http://127.0.0.1:{self.port}/"
+        name = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{name}:{self.port}/"
+
+    def open_browser(self) -> None:
+        """``--open``: show the index in the user's browser ($BROWSER is honoured). A browser
+        that cannot be started is a warning: the preview serves all the same."""
+        try:
+            opened = webbrowser.open(self.url)
+        except Exception as exc:  # noqa: BLE001 - webbrowser raises what its helpers raise
+            opened, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "no browser found, or it failed to start"
+        if not opened:
+            sys.stderr.write(f"Warning: --open: could not open a browser ({why}); "
+                             f"open {self.url} yourself\n")  # fmt: skip
 
     def _ids(self) -> list[str]:
         return self.requested or discover(self.project.experiments_dir)
@@ -190,32 +201,42 @@ class PreviewServer:
                 for line in terminal_lines(outcome.error or "build failed"):
                     self.progress.stream.write(f"Error: {line}\n")
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, open_browser: bool = False) -> None:
         """Serve in a background thread; build and watch in this one until Ctrl-C.
 
-        The snapshot is taken *before* each build, so a save that lands while the build runs
-        (say, during a 30 s training run) differs from it and starts the next build; a snapshot
-        taken after the build would already hold that save, which would wait for another edit.
+        The watcher is marked *before* each build, so a save that lands while the build runs
+        (say, during a 30 s training run) counts as a change and starts the next build; marked
+        after the build, it would already hold that save, which would wait for another edit.
         A build with nothing to do costs a few hashes: the builder decides what is stale.
         """
         thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         thread.start()
+        watcher = None
         try:
+            if open_browser:  # the socket listens since __init__: the page is there to load
+                self.open_browser()
+            watcher = Watcher(self._watched)
             while True:
-                before = _snapshot(self._watched())
+                watcher.mark()
                 self.build_once()
-                while _snapshot(self._watched()) == before:
-                    time.sleep(POLL_SECONDS)
+                watcher.wait()
                 time.sleep(SETTLE_SECONDS)  # let an editor finish writing
         finally:
+            if watcher is not None:
+                watcher.close()
             self.httpd.shutdown()
             self.httpd.server_close()
             self.warm.close()
 
     # ------------------------------------------------------------------ pages
     def allowed_host(self, host: str | None) -> bool:
-        """Whether a request's ``Host`` header names this server on loopback."""
-        port = self.httpd.server_address[1]
+        """Whether a request's ``Host`` header names this server on loopback. Listening on
+        another interface (``--host 0.0.0.0``) the server is meant to be reached by names it
+        cannot know (a JupyterHub proxy, a Codespaces URL), and whoever can reach it needs no
+        DNS rebinding: every name is answered, as the warning at start says."""
+        if not self.loopback:
+            return True
+        port = self.port
         wanted = {f"{name}:{port}" for name in _LOOPBACK_NAMES}
         if port == 80:  # the default port may go unsaid
             wanted.update(_LOOPBACK_NAMES)
@@ -290,6 +311,41 @@ def _last_part(match: re.Match[str]) -> str:
     return "\u2026/" + match.group().rstrip("/").rsplit("/", 1)[-1]
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) is this machine's loopback only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve to any interface
+        return False
+
+
+def _unspecified(host: str) -> bool:
+    """``0.0.0.0`` or ``::``: every interface, not an address a browser can open."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def listening_notes(server: PreviewServer) -> list[str]:
+    """What ``serve`` says on stderr about where it listens: a warning when off loopback, and
+    for every interface, how to reach it from elsewhere."""
+    if server.loopback:
+        return []
+    notes = [
+        f"Warning: --host {server.host} is not loopback: anyone who can reach this machine on "
+        f"port {server.port} can read the records and start builds"
+    ]
+    if _unspecified(server.host):
+        notes.append(
+            f"Note: listening on every interface; from another machine (or the host of a "
+            f"container or WSL) open http://<this machine's name or address>:{server.port}/"
+        )
+    return notes
+
+
 class _Server(http.server.ThreadingHTTPServer):
     """A client that goes away mid-request (a reload, a closed tab) is not an error to report."""
 
@@ -299,6 +355,12 @@ class _Server(http.server.ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset...
             return
         super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    """The same, on an IPv6 address (``--host ::``)."""
+
+    address_family = socket.AF_INET6
 
 
 def _handler_for(server: PreviewServer) -> type[http.server.BaseHTTPRequestHandler]:
