@@ -28,7 +28,7 @@ from bs4 import BeautifulSoup
 
 from labreport.fingerprint import folder_digest
 from labreport.scratch import MARKER, reap_abandoned, scratch_folder
-from labreport.serve import _snapshot
+from labreport.watch import snapshot
 
 from conftest import Channel
 
@@ -194,7 +194,7 @@ def test_the_digest_and_the_watch_never_open_a_link_or_a_special_file(linked: Pa
     assert sorted(name for name in digest if "\0" not in name) == [
         "notes.txt", "prog.py", "sub/deeper/note.txt",
     ]  # fmt: skip
-    watched = finishes(lambda: _snapshot([linked / "experiments"]))
+    watched = finishes(lambda: snapshot([linked / "experiments"]))
     assert str(folder / "sub" / "deeper" / "note.txt") in watched
     assert not any("/a/" in name or "/b/" in name for name in watched), "no loop through a link"
 
