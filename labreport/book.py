@@ -80,11 +80,13 @@ def render_book(
     out_dir: Path,
     search: ThemeSearchPath,
     breaks: list[str] | None = None,
+    variant: str | None = None,
 ) -> bytes:
     """The whole lab record as one PDF; with ``breaks`` given, where its cover and index break
-    badly (each record's own pages were checked when it was built)."""
+    badly (each record's own pages were checked when it was built); ``variant``: the archival
+    PDF asked for (:mod:`labreport.pdfvariant`), None for a plain one."""
     from labreport import pagecheck
-    from labreport.pdf import load_weasyprint, project_fetcher
+    from labreport.pdf import load_weasyprint, project_fetcher, variant_options
 
     weasyprint = load_weasyprint()
     fetcher = project_fetcher(project.root)
@@ -116,7 +118,7 @@ def render_book(
         raise RenderError("the index changed length when numbered; please report this")
     pages = [page for document in (cover, *documents) for page in document.pages]
     buffer = io.BytesIO()
-    cover.copy(pages).write_pdf(buffer)
+    cover.copy(pages).write_pdf(buffer, **variant_options(variant))
     return buffer.getvalue()
 
 
@@ -126,13 +128,14 @@ def bind_book(
     out_dir: Path,
     search: ThemeSearchPath,
     breaks: list[str] | None = None,
+    variant: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``index.html`` and ``lab-record.pdf`` into ``out_dir`` from the records built
     there (``labreport book`` builds them first); returns the two paths. ``breaks``: as for
-    :func:`render_book`."""
+    :func:`render_book`; ``variant``: the bound PDF's archival variant."""
     entries = collect_entries(project, ids, out_dir)
     # Laid out first: the index links the bound PDF, so it is written only once that exists.
-    book = render_book(project, entries, out_dir, search, breaks)
+    book = render_book(project, entries, out_dir, search, breaks, variant)
     target = out_dir / BOOK_PDF
     write_atomic(target, book)
     index = out_dir / INDEX_HTML

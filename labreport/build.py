@@ -124,6 +124,9 @@ class BuildOptions:
     # Where programs run and records are laid out: None here, else a Dask scheduler's address
     # (labreport.executor.parse_executor). Not an input of the outputs: they are the same bytes.
     executor: str | None = None
+    # The archival PDF asked for (labreport.pdfvariant), None for a plain PDF. An input of the
+    # outputs: switching it rebuilds.
+    pdf_variant: str | None = None
 
 
 class BuildEvents(Protocol):
@@ -384,6 +387,8 @@ class Builder:
         )  # fmt: skip
         if self.options.handout:  # a record's digest stays what it was before handouts
             options += ("handout",)
+        if self.options.pdf_variant:  # likewise before variants: a plain PDF is not rebuilt
+            options += ("pdf_variant", self.options.pdf_variant)
         return inputs_digest(folder, self.project.config_path, self.search_path.folders, options)
 
     def _with_env(self, made_from: str, passed_env: Sequence[str]) -> str:
@@ -670,7 +675,9 @@ class Builder:
         """The PDF from the executor, outside the render lock: records are laid out side by
         side."""
         try:
-            pdf = self.executor.layout(html, self.project.root, refused, breaks)
+            pdf = self.executor.layout(
+                html, self.project.root, refused, breaks, self.options.pdf_variant
+            )
         except RenderError as exc:
             raise exc.for_experiment(source.id) from exc
         self._check_cancelled()

@@ -90,6 +90,14 @@ _jobs_option = click.option(
 )  # fmt: skip
 
 
+_pdf_variant_option = click.option(
+    "--pdf-variant", "pdf_variant", default=None, metavar="VARIANT",
+    help="Write archival PDFs: pdf/a-3u (PDF/A-3u: fonts embedded, searchable text), pdf/ua-1 "
+    "(PDF/UA-1: tagged, accessible), or pdf/a-1b, pdf/a-2b, pdf/a-3b, pdf/a-2u, pdf/a-4u; none "
+    "for a plain PDF. Default: [build] pdf_variant in labreport.toml, else none.",
+)  # fmt: skip
+
+
 def _templates_option(help_text: str) -> Callable[[F], F]:
     """``--templates DIR``, as build, serve, validate and templates list all take it."""
     return click.option(
@@ -305,6 +313,7 @@ def cli() -> None:
 @_report_option
 @_json_option
 @_executor_option
+@_pdf_variant_option
 @_student_options
 def build(
     experiments: tuple[str, ...],
@@ -322,6 +331,7 @@ def build(
     report_path: Path | None,
     as_json: bool,
     executor: str | None,
+    pdf_variant: str | None,
     student_id: str | None,
     student_name: str | None,
     student_section: str | None,
@@ -338,12 +348,16 @@ def build(
     With --handout it writes each experiment's handout instead (build/EXP.handout.html and
     .pdf), what a student gets before the lab, and runs nothing: the record and the handout are
     up to date each on its own.
+
+    With --pdf-variant pdf/a-3u (or pdf/ua-1, ...) the PDFs are archival ones that declare their
+    conformance; switching the variant rebuilds the records.
     """
     from labreport.build import Builder, BuildOptions
     from labreport.ids import discover, resolve_ids
 
     project = _student_project(student_id, student_name, student_section)
     address = _executor_address(project, executor)
+    variant = _pdf_variant(project, pdf_variant)
     if build_all:
         ids = discover(project.experiments_dir)
     elif experiments:
@@ -367,6 +381,7 @@ def build(
         warm=not fresh and not handout,  # a handout runs nothing: no warm interpreter
         handout=handout,
         executor=address,
+        pdf_variant=variant,
     )
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
@@ -387,6 +402,16 @@ def _executor_address(project: Project, option: str | None) -> str | None:
     if configured is None:
         return None
     return parse_executor(configured, f"{project.config_path.name}: [build] executor")
+
+
+def _pdf_variant(project: Project, option: str | None) -> str | None:
+    """The archival PDF variant that ``--pdf-variant``, else ``[build] pdf_variant`` in
+    labreport.toml (checked when it was read), asks for; None: a plain PDF."""
+    from labreport.pdfvariant import variant_option
+
+    if option is not None:
+        return variant_option(option)
+    return project.config.build.pdf_variant
 
 
 def _build_and_report(
@@ -519,6 +544,7 @@ def _summarise(outcomes: list[ExperimentOutcome], elapsed: float, quiet: bool) -
 @_report_option
 @_json_option
 @_executor_option
+@_pdf_variant_option
 @_student_options
 def book(
     out_dir: Path | None,
@@ -528,6 +554,7 @@ def book(
     report_path: Path | None,
     as_json: bool,
     executor: str | None,
+    pdf_variant: str | None,
     student_id: str | None,
     student_name: str | None,
     student_section: str | None,
@@ -539,7 +566,7 @@ def book(
     every experiment in its own format, with page numbers running on through the whole book.
     Experiments are built first as by `labreport build --all` (cached runs are reused); if
     any fails, nothing is bound (exit status as `build`). --report and --json as for `build`,
-    with the book's two files.
+    with the book's two files. --pdf-variant as for `build`: the records and the bound book.
     """
     from labreport.book import bind_book
     from labreport.build import Builder, BuildOptions
@@ -547,12 +574,14 @@ def book(
 
     project = _student_project(student_id, student_name, student_section)
     address = _executor_address(project, executor)
+    variant = _pdf_variant(project, pdf_variant)
     ids = discover(project.experiments_dir)
     if not ids:
         raise click.UsageError(f"no experiments in {project.experiments_dir}")
     options = BuildOptions(
-        out_dir=out_dir.resolve() if out_dir else None, force=force, executor=address
-    )
+        out_dir=out_dir.resolve() if out_dir else None, force=force, executor=address,
+        pdf_variant=variant,
+    )  # fmt: skip
     progress = _progress_display(quiet)
     with Builder(project, options, progress) as builder:
         outcomes, code = _build_and_report(builder, progress, ids, jobs, quiet, as_json)
@@ -563,7 +592,9 @@ def book(
         click.echo("binding the lab record ...", err=True)
     breaks: list[str] = []
     try:
-        index, target = bind_book(project, ids, builder.out_dir, builder.search_path, breaks)
+        index, target = bind_book(
+            project, ids, builder.out_dir, builder.search_path, breaks, variant
+        )
     except LabreportError as exc:
         _write_report(project, "book", outcomes, exc.exit_code, report_path, as_json, errors=(exc,))
         raise

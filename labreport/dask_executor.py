@@ -178,19 +178,20 @@ def run_on_worker(remote: RemoteJob) -> tuple[RunResult, PackedFolder | None]:
 
 
 def layout_on_worker(
-    html: str, refused: list[str], epoch: str
+    html: str, refused: list[str], epoch: str, variant: str | None = None
 ) -> tuple[bytes, list[str], list[str]]:
     """The PDF of ``html`` as :func:`labreport.pdf.render_pdf` makes it, with the build's
     ``SOURCE_DATE_EPOCH`` (so its bytes are the local build's); the URLs it refused and the
     pages that break badly. A record fetches nothing but its own ``data:`` URLs, so no project
-    folder is needed here. RenderError when WeasyPrint fails."""
+    folder is needed here. ``variant``: the archival PDF asked for. RenderError when WeasyPrint
+    fails."""
     from labreport.pdf import render_pdf
 
     os.environ["SOURCE_DATE_EPOCH"] = epoch
     breaks: list[str] = []
     with scratch_folder("run") as root:  # an empty folder: nothing of this machine is fetched
         try:
-            pdf = render_pdf(html, root=root, refused=refused, breaks=breaks)
+            pdf = render_pdf(html, root=root, refused=refused, breaks=breaks, variant=variant)
         except Exception as exc:  # noqa: BLE001 - reported to the build, which names the record
             raise RenderError(
                 f"the PDF could not be rendered: {type(exc).__name__}: {exc}"
@@ -251,11 +252,16 @@ class DaskExecutor:
         assert isinstance(result, RunResult)
         return result
 
-    def layout(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes:
+    def layout(
+        self, html: str, root: Path, refused: list[str], breaks: list[str],
+        variant: str | None = None,
+    ) -> bytes:  # fmt: skip
         from labreport.pdf import FIXED_EPOCH
 
         epoch = os.environ.get("SOURCE_DATE_EPOCH", FIXED_EPOCH)
-        future = self.client.submit(layout_on_worker, html, list(refused), epoch, pure=False)
+        future = self.client.submit(
+            layout_on_worker, html, list(refused), epoch, variant, pure=False
+        )
         pdf, found, bad = self._wait(future, threading.Event(), "the PDF layout")
         refused += [url for url in found if url not in refused]
         breaks += bad

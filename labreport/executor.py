@@ -76,9 +76,13 @@ class Executor(Protocol):
     def run(self, job: RunJob, cancel: threading.Event) -> RunResult:
         """Run one program; setting ``cancel`` ends it with RunCancelled."""
 
-    def layout(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes:
-        """The PDF of ``html`` (:func:`labreport.pdf.render_pdf`); refused URLs and bad page
-        breaks are appended to the lists. RenderError: WeasyPrint failed on this record."""
+    def layout(
+        self, html: str, root: Path, refused: list[str], breaks: list[str],
+        variant: str | None = None,
+    ) -> bytes:  # fmt: skip
+        """The PDF of ``html`` (:func:`labreport.pdf.render_pdf`, as the archival ``variant``
+        when given); refused URLs and bad page breaks are appended to the lists. RenderError:
+        WeasyPrint failed on this record."""
 
     def close(self) -> None:
         """Stop whatever this executor started."""
@@ -117,14 +121,17 @@ class LocalExecutor:
             recorded_globals=job.recorded_globals,
         )  # fmt: skip
 
-    def layout(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes:
-        pdf = self.pdf_pool.render(html, root, refused, breaks)
+    def layout(
+        self, html: str, root: Path, refused: list[str], breaks: list[str],
+        variant: str | None = None,
+    ) -> bytes:  # fmt: skip
+        pdf = self.pdf_pool.render(html, root, refused, breaks, variant)
         if pdf is not None:
             return pdf
         from labreport.pdf import render_pdf
 
         with self._in_process:  # WeasyPrint holds the GIL: one record at a time here
-            return render_pdf(html, root=root, refused=refused, breaks=breaks)
+            return render_pdf(html, root=root, refused=refused, breaks=breaks, variant=variant)
 
     def close(self) -> None:
         self.pdf_pool.close()

@@ -144,10 +144,12 @@ def render_pdf(
     root: Path,
     refused: list[str] | None = None,
     breaks: list[str] | None = None,
+    variant: str | None = None,
 ) -> bytes:
     """The PDF of ``html``; relative URLs resolve against ``root``, the project folder. URLs
     outside the project are left out and, with ``refused`` given, appended to it; with
-    ``breaks`` given, the pages that break badly (:mod:`labreport.pagecheck`) are."""
+    ``breaks`` given, the pages that break badly (:mod:`labreport.pagecheck`) are. ``variant``:
+    the archival PDF asked for (:mod:`labreport.pdfvariant`), None for a plain one."""
     from labreport import pagecheck
 
     weasyprint = load_weasyprint()
@@ -159,7 +161,7 @@ def render_pdf(
     for page in document.pages:
         page.links[:] = [link for link in page.links if not _local_file(link)]
     buffer = io.BytesIO()
-    document.write_pdf(buffer, uncompressed_pdf=False)
+    document.write_pdf(buffer, uncompressed_pdf=False, **variant_options(variant))
     return buffer.getvalue()
 
 
@@ -168,3 +170,9 @@ def _local_file(link: tuple[Any, ...]) -> bool:
     would carry the builder's absolute path, and lead nowhere on a reader's machine."""
     kind, target = link[0], link[1]
     return kind == "external" and urlparse(str(target)).scheme.lower() == "file"
+
+
+def variant_options(variant: str | None) -> dict[str, Any]:
+    """``write_pdf``'s options for ``variant``: none for a plain PDF, so its bytes stay what
+    they were before variants existed."""
+    return {} if variant is None else {"pdf_variant": variant}

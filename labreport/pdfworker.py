@@ -7,10 +7,11 @@ WeasyPrint on the other core while the build reads the spec, runs the programs a
 HTML; a batch with ``--jobs N`` gets up to N of them, so records are laid out side by side.
 
 Protocol on the worker's stdin/stdout: a request is one JSON line ``{"root", "refused",
-"length"}`` followed by ``length`` bytes of HTML (UTF-8); the answer is one JSON line
-``{"ok", "refused", "length"}`` (or ``{"ok": false, "error"}``) followed by the PDF. The worker
-renders with :func:`labreport.pdf.render_pdf`, so its PDF is byte-for-byte the one the build
-would have made itself; where no worker can run, the build does exactly that.
+"variant", "length"}`` (``variant``: the archival PDF asked for, or null) followed by
+``length`` bytes of HTML (UTF-8); the answer is one JSON line ``{"ok", "refused", "length"}``
+(or ``{"ok": false, "error"}``) followed by the PDF. The worker renders with
+:func:`labreport.pdf.render_pdf`, so its PDF is byte-for-byte the one the build would have
+made itself; where no worker can run, the build does exactly that.
 """
 
 from __future__ import annotations
@@ -47,13 +48,16 @@ class PdfWorker:
         except OSError as exc:
             raise WorkerGone(f"cannot start a PDF worker: {exc}") from exc
 
-    def render(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes:
-        """The PDF of ``html`` (as :func:`labreport.pdf.render_pdf`); URLs it refused are
-        appended to ``refused``, pages that break badly to ``breaks``. RenderError: WeasyPrint
-        failed on this record."""
+    def render(
+        self, html: str, root: Path, refused: list[str], breaks: list[str],
+        variant: str | None = None,
+    ) -> bytes:  # fmt: skip
+        """The PDF of ``html`` (as :func:`labreport.pdf.render_pdf`, as ``variant``); URLs it
+        refused are appended to ``refused``, pages that break badly to ``breaks``. RenderError:
+        WeasyPrint failed on this record."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         data = html.encode("utf-8")
-        header = {"root": str(root), "refused": refused, "length": len(data)}
+        header = {"root": str(root), "refused": refused, "variant": variant, "length": len(data)}
         try:
             self.proc.stdin.write(json.dumps(header).encode() + b"\n" + data)
             self.proc.stdin.flush()
@@ -104,7 +108,10 @@ class PdfPool:
             self._idle.append(worker)
             self._all.append(worker)
 
-    def render(self, html: str, root: Path, refused: list[str], breaks: list[str]) -> bytes | None:
+    def render(
+        self, html: str, root: Path, refused: list[str], breaks: list[str],
+        variant: str | None = None,
+    ) -> bytes | None:  # fmt: skip
         """The PDF from a worker, or None where none can run (then render in-process)."""
         with self._lock:
             if self._broken:
@@ -115,7 +122,7 @@ class PdfPool:
                 worker = PdfWorker()
                 with self._lock:
                     self._all.append(worker)
-            pdf = worker.render(html, root, refused, breaks)
+            pdf = worker.render(html, root, refused, breaks, variant)
         except WorkerGone:
             with self._lock:
                 self._broken = True
@@ -140,7 +147,10 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         refused: list[str] = list(request["refused"])
         breaks: list[str] = []
         try:
-            pdf = render_pdf(html, root=Path(request["root"]), refused=refused, breaks=breaks)
+            pdf = render_pdf(
+                html, root=Path(request["root"]), refused=refused, breaks=breaks,
+                variant=request.get("variant"),
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - reported to the build, which names the record
             answer: dict[str, Any] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             answers.write(json.dumps(answer).encode() + b"\n")

@@ -78,9 +78,12 @@ class RunConfig:
 @dataclass(frozen=True)
 class BuildConfig:
     """How the project builds: ``executor`` says where programs run and records are laid out
-    (``local``, or ``dask://HOST:PORT``), as ``--executor`` does, which overrides it."""
+    (``local``, or ``dask://HOST:PORT``), as ``--executor`` does, which overrides it;
+    ``pdf_variant`` the archival PDF asked for (``pdf/a-3u``, ``pdf/ua-1``, ...; see
+    :mod:`labreport.pdfvariant`), as ``--pdf-variant`` does, which overrides it."""
 
     executor: str | None = None
+    pdf_variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,15 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _pdf_variant(value: Any, where: str) -> str | None:
+    from labreport.pdfvariant import parse_variant
+
+    try:
+        return parse_variant(_text(value, where))
+    except ValueError as exc:
+        raise _Invalid(where, str(exc)) from None
+
+
 def _count(value: Any, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _Invalid(where, f"expected a whole number of 0 or more, got {value!r}")
@@ -184,7 +196,9 @@ _SECTIONS: dict[str, Any] = {
         v, w, LimitsConfig, {"memory": _size, "output": _size, "figures": _count}
     ),
     "run": lambda v, w: _table(v, w, RunConfig, {"pass_env": _names}),
-    "build": lambda v, w: _table(v, w, BuildConfig, {"executor": _text}),
+    "build": lambda v, w: _table(
+        v, w, BuildConfig, {"executor": _text, "pdf_variant": _pdf_variant}
+    ),
 }
 
 
