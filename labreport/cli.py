@@ -809,32 +809,49 @@ def _student_line(result: StudentBuild) -> str:
     return f"{who}: FAILED{f' ({counts})' if counts else ''}: {reason}"
 
 
+_spec_json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print the result as JSON on stdout instead (fields: docs/report.md); same exit status.",
+)  # fmt: skip
+
+
 @cli.command(name="list")
-def list_experiments() -> None:
+@_spec_json_option
+def list_experiments(as_json: bool) -> None:
     """Show each experiment: id, number, title and theme.
 
     An experiment whose spec cannot be read is listed as broken, with the first problem; every
     problem follows on stderr (file:line, as `labreport validate` shows them), and the exit
-    status is 1.
+    status is 1. With --json, the list as JSON on stdout (broken ones with all their errors).
     """
     from labreport.errors import EXIT_FAILED
     from labreport.project import find_project
     from labreport.spec import discover, load_experiment
+    from labreport.specreport import ListedExperiment, problem_entries
 
     project = find_project()
     rows: list[tuple[str, str, str, str]] = []
     broken: list[tuple[str, LabreportError]] = []
+    listed: list[ListedExperiment] = []
     for exp_id in discover(project.experiments_dir):
         try:
             source = load_experiment(project.experiments_dir / exp_id, display_root=project.root)
         except LabreportError as exc:
             broken.append((exp_id, exc))
             rows.append((exp_id, "", "", ""))
+            errors = problem_entries(exc.problems)
+            listed.append(ListedExperiment(exp_id, None, None, None, "broken", errors))
             continue
         spec = source.spec
         rows.append(
             (exp_id, str(spec.number), terminal_line(spec.title), terminal_line(spec.theme))
         )
+        listed.append(ListedExperiment(exp_id, spec.number, spec.title, spec.theme, "ok"))
+    if as_json:
+        _echo_spec_report("list", EXIT_FAILED if broken else EXIT_OK, tuple(listed))
+        if broken:
+            raise click.exceptions.Exit(EXIT_FAILED)
+        return
     if not rows:
         click.echo(f"no experiments in {project.experiments_dir}", err=True)
         return
@@ -850,6 +867,20 @@ def list_experiments() -> None:
         _show_error(error)
     if broken:
         raise click.exceptions.Exit(EXIT_FAILED)  # listed, but not every spec can be built
+
+
+def _echo_spec_report(
+    command: str,
+    code: int,
+    experiments: tuple[Any, ...],
+    problems: tuple[Any, ...] = (),
+) -> None:
+    """Print ``validate``'s or ``list``'s JSON (:mod:`labreport.specreport`) on stdout."""
+    from labreport import __version__
+    from labreport.specreport import SpecReport
+
+    report = SpecReport(command, __version__, code, experiments, problems)
+    click.echo(report.to_json(), nl=False)
 
 
 def _one_line_reason(exc: LabreportError) -> str:
@@ -960,10 +991,12 @@ def new(exp_id: str, theme: str | None, title: str | None) -> None:
 @cli.command()
 @click.argument("experiments", nargs=-1, metavar="[ID...]", shell_complete=_complete_ids)
 @_templates_option("Also check this template folder, as `build --templates` would use it.")
+@_spec_json_option
 @_student_options
 def validate(
     experiments: tuple[str, ...],
     templates_dir: Path | None,
+    as_json: bool,
     student_id: str | None,
     student_name: str | None,
     student_section: str | None,
@@ -974,6 +1007,7 @@ def validate(
     that hit them would: 2 if a spec cannot be read or names an unknown theme, else 1 if
     anything else is wrong. With no ID, checks every experiment of the project. A student
     seed with no student ID (see --student-id) is a problem too: a build would stop at it.
+    With --json, every experiment and its problems as JSON on stdout instead, same exit status.
     """
     from labreport.errors import ValidationFailed
     from labreport.ids import discover, resolve_ids
@@ -988,18 +1022,27 @@ def validate(
     )
     search_path = ThemeSearchPath.for_project(project, templates_dir)
     problems = validate_templates(search_path, project.root)
-    for exp_id in ids:
-        problems += validate_experiment(project, exp_id, search_path)
-    for problem in problems:
-        kind = "Error" if problem.exit_code else "Warning"
-        click.echo(f"{kind}: {terminal_line(str(problem))}", err=True)
+    found = [(exp_id, validate_experiment(project, exp_id, search_path)) for exp_id in ids]
+    general = list(problems)
+    for _, own in found:
+        problems += own
     errors = [problem for problem in problems if problem.exit_code]
+    code = max((problem.exit_code for problem in errors), default=EXIT_OK)  # as a build ends
+    if as_json:
+        from labreport.specreport import problem_entries, validated
+
+        entries = tuple(validated(exp_id, own) for exp_id, own in found)
+        _echo_spec_report("validate", code, entries, problem_entries(general))
+    else:
+        for problem in problems:
+            kind = "Error" if problem.exit_code else "Warning"
+            click.echo(f"{kind}: {terminal_line(str(problem))}", err=True)
     if errors:
-        raise ValidationFailed(
-            f"{len(errors)} problem(s) in {len(ids)} experiment(s)",
-            max(problem.exit_code for problem in errors),  # as a build would end
-        )
-    click.echo(f"{len(ids)} experiment(s) and {len(search_path.folders)} template folder(s): ok")
+        raise ValidationFailed(f"{len(errors)} problem(s) in {len(ids)} experiment(s)", code)
+    click.echo(  # with --json, stdout is the JSON's alone
+        f"{len(ids)} experiment(s) and {len(search_path.folders)} template folder(s): ok",
+        err=as_json,
+    )
 
 
 @cli.command()
