@@ -22,6 +22,7 @@ from labreport.errors import (
     EXIT_OK,
     LabreportError,
 )
+from labreport.pdfvariant import VARIANTS
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -92,9 +93,9 @@ _jobs_option = click.option(
 
 _pdf_variant_option = click.option(
     "--pdf-variant", "pdf_variant", default=None, metavar="VARIANT",
-    help="Write archival PDFs: pdf/a-3u (PDF/A-3u: fonts embedded, searchable text), pdf/ua-1 "
-    "(PDF/UA-1: tagged, accessible), or pdf/a-1b, pdf/a-2b, pdf/a-3b, pdf/a-2u, pdf/a-4u; none "
-    "for a plain PDF. Default: [build] pdf_variant in labreport.toml, else none.",
+    help="Write archival PDFs: pdf/a-3u (PDF/A-3u: fonts embedded, searchable text) or pdf/ua-1 "
+    f"(PDF/UA-1: tagged, accessible); accepted: {', '.join(VARIANTS)}; none for a plain PDF. "
+    "Default: [build] pdf_variant in labreport.toml, else none.",
 )  # fmt: skip
 
 
